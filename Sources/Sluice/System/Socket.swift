@@ -1,0 +1,151 @@
+// Socket: one short function per socket chore (listen, accept, connect, options, addresses, I/O),
+// each a thin wrapper over the C call that turns "-1 and errno" into a Swift value.
+import CSluice
+import Glibc
+
+/// The outcome of a non-blocking read or write on the data path. `EAGAIN` is a value, not an error.
+public enum IOResult: Equatable, Sendable {
+    /// This many bytes moved (always > 0).
+    case bytes(Int)
+    /// The call would block; wait for readiness.
+    case wouldBlock
+    /// The peer closed its write side (reads only).
+    case eof
+    /// A real failure, e.g. `ECONNRESET` or `EPIPE`.
+    case error(Errno)
+}
+
+/// Socket calls on raw descriptors. Descriptors are non-blocking and close-on-exec.
+public enum Socket {
+    /// Converts a `recv`/`send`/`splice` return value (and `errno`) to an `IOResult`.
+    @inline(__always)
+    static func ioResult(_ n: Int, isRead: Bool) -> IOResult {
+        if n > 0 { return .bytes(n) }
+        if n == 0 { return isRead ? .eof : .wouldBlock }
+        let e = Errno.current
+        if e == .wouldBlock { return .wouldBlock }
+        return .error(e)
+    }
+
+    /// Creates a bound, listening TCP socket. `[::]` listens on both families (`IPV6_V6ONLY` off).
+    /// The corresponding C functions are `socket`, `bind` and `listen`.
+    public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32) throws(Errno) -> Int32 {
+        let fd = sl_socket(address.family, Int32(SOCK_STREAM.rawValue))
+        guard fd != -1 else { throw Errno.current }
+        do throws(Errno) {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if case .v6 = address.ip { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0) }
+            var storage = sockaddr_storage()
+            let length = address.fill(&storage)
+            guard sl_bind(fd, &storage, length) != -1 else { throw Errno.current }
+            guard Glibc.listen(fd, backlog) != -1 else { throw Errno.current }
+            return fd
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// The result of one `accept4` call.
+    public enum AcceptResult {
+        case accepted(Int32)
+        case wouldBlock
+        case error(Errno)
+    }
+
+    /// Accepts one connection as a non-blocking, close-on-exec socket. The corresponding C function
+    /// is `accept4`.
+    @inline(__always)
+    public static func accept(_ listener: Int32) -> AcceptResult {
+        while true {
+            let fd = sl_accept(listener)
+            if fd != -1 { return .accepted(fd) }
+            let e = Errno.current
+            if e == .interrupted { continue }
+            if e == .wouldBlock { return .wouldBlock }
+            return .error(e)
+        }
+    }
+
+    /// Starts a non-blocking connect. Returns the socket; completion is reported by `EPOLLOUT`
+    /// and `connectError`. The corresponding C functions are `socket` and `connect`.
+    public static func startConnect(to address: SocketAddress) throws(Errno) -> Int32 {
+        let fd = sl_socket(address.family, Int32(SOCK_STREAM.rawValue))
+        guard fd != -1 else { throw Errno.current }
+        var storage = sockaddr_storage()
+        let length = address.fill(&storage)
+        if sl_connect(fd, &storage, length) == -1 {
+            let e = Errno.current
+            if e != .inProgress && e != .interrupted {
+                Glibc.close(fd)
+                throw e
+            }
+        }
+        return fd
+    }
+
+    /// The pending error of a socket (`SO_ERROR`): nil once a connect has succeeded.
+    public static func pendingError(_ fd: Int32) -> Errno? {
+        var value: Int32 = 0
+        guard sl_getsockopt_int(fd, SOL_SOCKET, SO_ERROR, &value) != -1 else { return Errno.current }
+        return value == 0 ? nil : Errno(value)
+    }
+
+    public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(Errno) {
+        guard sl_setsockopt_int(fd, level, name, value) != -1 else { throw Errno.current }
+    }
+
+    /// Turns Nagle off: forwarded bytes leave at once.
+    @inline(__always)
+    public static func setNoDelay(_ fd: Int32) {
+        _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    }
+
+    /// The local address (`getsockname`), with IPv4-mapped addresses shown as IPv4.
+    public static func localAddress(_ fd: Int32) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        guard sl_getsockname(fd, &storage, &length) != -1 else { return nil }
+        return SocketAddress(storage)?.unmapped
+    }
+
+    /// The peer address (`getpeername`), with IPv4-mapped addresses shown as IPv4.
+    public static func peerAddress(_ fd: Int32) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        guard sl_getpeername(fd, &storage, &length) != -1 else { return nil }
+        return SocketAddress(storage)?.unmapped
+    }
+
+    @inline(__always)
+    public static func recv(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
+        while true {
+            let n = sl_recv(fd, buffer, count)
+            if n == -1 && Errno.current == .interrupted { continue }
+            return ioResult(n, isRead: true)
+        }
+    }
+
+    @inline(__always)
+    public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
+        while true {
+            let n = sl_send(fd, buffer, count)
+            if n == -1 && Errno.current == .interrupted { continue }
+            return ioResult(n, isRead: false)
+        }
+    }
+
+    /// Closes the write side: the peer reads EOF after the bytes already sent.
+    @inline(__always)
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Closes `fd`; with `reset`, the peer gets RST instead of FIN. Never retried on `EINTR`.
+    @inline(__always)
+    public static func close(_ fd: Int32, reset: Bool = false) {
+        if reset { _ = sl_set_linger_reset(fd) }
+        _ = Glibc.close(fd)
+    }
+}

@@ -1,0 +1,4 @@
+// sluice: entry point.
+import Sluice
+
+print("sluice")

@@ -1,0 +1,2 @@
+// Integration tests run the real binary against real sockets on loopback.
+import Testing

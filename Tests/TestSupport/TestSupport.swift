@@ -1,0 +1,2 @@
+// TestSupport: helpers for the integration tests.
+import Sluice
