@@ -1,6 +1,30 @@
-// CSluice: everything lives in include/CSluice.h as static inline wrappers; this file gives the
-// target a translation unit of its own and checks the layout assumptions the Swift side makes.
+// CSluice: the wrappers that need GNU extensions (the header, imported into Swift, must not define
+// _GNU_SOURCE), and static checks of the layout assumptions the Swift side makes.
+#define _GNU_SOURCE 1
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "CSluice.h"
 
 _Static_assert(sizeof(struct epoll_event) == 12, "epoll_event is packed on x86_64");
 _Static_assert(sizeof(struct sockaddr_storage) >= sizeof(struct sockaddr_in6), "storage holds in6");
+
+int sl_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+int sl_accept4(int fd, struct sockaddr_storage *addr, socklen_t *len) {
+    return accept4(fd, (struct sockaddr *)addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int sl_pipe(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }
+
+ssize_t sl_splice(int fd_in, int fd_out, size_t len) {
+    return splice(fd_in, NULL, fd_out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+}
+
+int sl_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
+int sl_get_pipe_size(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
+
+void sl_set_thread_name(pthread_t thread, const char *name) { pthread_setname_np(thread, name); }

@@ -3,8 +3,9 @@
 #ifndef CSLUICE_H
 #define CSLUICE_H
 
-// Must come before any include: Swift imports this header without the target's cSettings.
-#define _GNU_SOURCE 1
+// This header is imported into Swift next to Glibc, so it must not define _GNU_SOURCE (clang
+// would then see two different `fd_set`s). Calls that need GNU extensions (accept4, pipe2, splice,
+// F_SETPIPE_SZ, pthread_setname_np) are declared here and defined in shim.c, which defines it.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,22 @@ static const uint32_t SL_EPOLLRDHUP = EPOLLRDHUP;
 static const uint32_t SL_EPOLLET = EPOLLET;
 static const uint32_t SL_EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
 
+// MARK: GNU extensions (defined in shim.c)
+
+/// `accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)`.
+int sl_accept(int fd);
+/// `accept4` with the peer address, non-blocking and close-on-exec.
+int sl_accept4(int fd, struct sockaddr_storage *addr, socklen_t *len);
+/// `pipe2(fds, O_NONBLOCK | O_CLOEXEC)`.
+int sl_pipe(int fds[2]);
+/// `splice(fd_in, NULL, fd_out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)`.
+ssize_t sl_splice(int fd_in, int fd_out, size_t len);
+/// `fcntl(fd, F_SETPIPE_SZ, size)` / `fcntl(fd, F_GETPIPE_SZ)`.
+int sl_set_pipe_size(int fd, int size);
+int sl_get_pipe_size(int fd);
+/// `pthread_setname_np`.
+void sl_set_thread_name(pthread_t thread, const char *name);
+
 // MARK: sockets
 
 static inline int sl_socket(int domain, int type) {
@@ -70,11 +87,7 @@ static inline int sl_socket(int domain, int type) {
 
 static inline int sl_socket_blocking(int domain, int type) { return socket(domain, type | SOCK_CLOEXEC, 0); }
 
-static inline int sl_accept4(int fd, struct sockaddr_storage *addr, socklen_t *len) {
-    return accept4(fd, (struct sockaddr *)addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
 
-static inline int sl_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
 static inline int sl_bind(int fd, const struct sockaddr_storage *addr, socklen_t len) {
     return bind(fd, (const struct sockaddr *)addr, len);
@@ -137,14 +150,8 @@ static inline ssize_t sl_writev(int fd, const struct iovec *iov, int count) {
 
 // MARK: pipes and splice
 
-static inline int sl_pipe(int fds[2]) { return pipe2(fds, O_NONBLOCK | O_CLOEXEC); }
 
-static inline ssize_t sl_splice(int fd_in, int fd_out, size_t len) {
-    return splice(fd_in, NULL, fd_out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
 
-static inline int sl_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
-static inline int sl_get_pipe_size(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
 
 static inline int sl_set_nonblocking(int fd) {
     int flags = fcntl(fd, F_GETFL);
@@ -174,6 +181,7 @@ static inline int sl_signalfd_for_shutdown(void) {
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
     return signalfd(-1, &set, SFD_CLOEXEC);
 }
+
 
 static inline void sl_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
