@@ -73,3 +73,61 @@ public struct CIDR: Sendable, Equatable {
 public struct ChainPlan: Sendable, Equatable {
     public var name: String
 }
+
+/// TEMPORARY: a minimal `-L tcp://host:port/ip:port,…?idleTimeout=Ns&dialTimeout=Ns` parser.
+public func temporaryPlan(_ args: [String]) -> RunPlan {
+    var services: [ServicePlan] = []
+    var threads = 2
+    var level = LogLevel.info
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "-threads" {
+            threads = Int(args[i + 1])!
+            i += 2
+            continue
+        }
+        if a == "-D" {
+            level = .debug
+            i += 1
+            continue
+        }
+        if a == "-L" {
+            var s = String(args[i + 1].dropFirst("tcp://".count))
+            var query = ""
+            if let q = s.firstIndex(of: "?") {
+                query = String(s[s.index(after: q)...])
+                s = String(s[..<q])
+            }
+            let slash = s.firstIndex(of: "/")!
+            let listen = String(s[..<slash])
+            var targets: [TargetPlan] = []
+            for t in s[s.index(after: slash)...].split(separator: ",") {
+                let text = String(t)
+                let port = UInt16(text.split(separator: ":").last!)!
+                let address = SocketAddress(text) ?? SocketAddress(.v4(IPv4Address(127, 0, 0, 1)), port: port)
+                targets.append(
+                    TargetPlan(name: "target-\(targets.count)", host: "", port: port, address: address, text: text))
+            }
+            var idle: Int64 = 0
+            var dial: Int64 = 15_000_000_000
+            for kv in query.split(separator: "&") {
+                let p = kv.split(separator: "=")
+                let seconds = Int64(p[1].dropLast())! * 1_000_000_000
+                if p[0] == "idleTimeout" { idle = seconds }
+                if p[0] == "dialTimeout" { dial = seconds }
+            }
+            let addr = listen.hasPrefix(":") ? SocketAddress("[::]" + listen)! : SocketAddress(listen)!
+            services.append(
+                ServicePlan(
+                    name: "service-\(services.count)", listen: addr, listenHost: nil, handler: "tcp", listener: "tcp",
+                    targets: targets,
+                    selector: SelectorPlan(strategy: .round, maxFails: 1, failTimeout: 10_000_000_000),
+                    dialTimeout: dial, idleTimeout: idle, receive: nil, sendProxyProtocol: 0, retries: 0, chain: nil))
+            i += 2
+            continue
+        }
+        i += 1
+    }
+    return RunPlan(threads: threads, grace: 5_000_000_000, logLevel: level, services: services)
+}

@@ -1,0 +1,131 @@
+// Listeners: binds every service's listening sockets before anything starts (so a bad address or a
+// port in use stops start-up with nothing half-started), one SO_REUSEPORT socket per reactor.
+import CSluice
+import Glibc
+
+/// A start-up failure: printed as one line, exit status 1.
+public struct StartupError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// The bound listening sockets of one service: one per reactor, all on the same port.
+public struct BoundService {
+    public let service: Service
+    public let address: SocketAddress
+    public var fds: [Int32]
+}
+
+public enum Listeners {
+    /// The listen backlog: the kernel caps it at `net.core.somaxconn`.
+    public static let backlog: Int32 = 4096
+
+    /// Binds `reactors` sockets for each service. On any failure closes what it opened and throws.
+    public static func bind(_ services: [Service], reactors: Int) throws(StartupError) -> [BoundService] {
+        var bound: [BoundService] = []
+        do throws(StartupError) {
+            for service in services {
+                var address = try resolveListenAddress(service.plan)
+                if address.port != 0, let owner = existingListener(on: address) {
+                    throw StartupError(
+                        message: "\(service.plan.name): listen tcp \(address): bind: address already in use (\(owner))")
+                }
+                var entry = BoundService(service: service, address: address, fds: [])
+                bound.append(entry)
+                for _ in 0..<reactors {
+                    let fd: Int32
+                    do {
+                        fd = try Socket.listen(on: address, reusePort: true, backlog: backlog)
+                    } catch {
+                        throw StartupError(message: "\(service.plan.name): listen tcp \(address): bind: \(error)")
+                    }
+                    entry.fds.append(fd)
+                    bound[bound.count - 1] = entry
+                    if address.port == 0, let actual = Socket.localAddress(fd) {
+                        // The other reactors' sockets join the port the kernel picked.
+                        address.port = actual.port
+                        entry = BoundService(service: service, address: address, fds: entry.fds)
+                        bound[bound.count - 1] = entry
+                    }
+                }
+            }
+        } catch {
+            for entry in bound { for fd in entry.fds { Glibc.close(fd) } }
+            throw error
+        }
+        return bound
+    }
+
+    /// The bind address; a host name is resolved once, at start-up.
+    static func resolveListenAddress(_ plan: ServicePlan) throws(StartupError) -> SocketAddress {
+        guard let host = plan.listenHost else { return plan.listen }
+        guard let resolved = Resolver.lookup(host) else {
+            throw StartupError(
+                message: "\(plan.name): listen tcp \(host):\(plan.listen.port): lookup \(host): no such host")
+        }
+        return SocketAddress(resolved.ip, port: plan.listen.port)
+    }
+
+    /// SO_REUSEPORT lets a second process of the same user bind a port that is already served
+    /// and silently take half of its connections. Refuse instead: look for a listening socket on
+    /// the same port (and an overlapping address) in /proc/net/tcp and tcp6.
+    static func existingListener(on address: SocketAddress) -> String? {
+        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = readFile(path) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count > 3, fields[3] == "0A" else { continue }  // TCP_LISTEN
+                let local = fields[1].split(separator: ":")
+                guard local.count == 2, let port = UInt16(local[1], radix: 16), port == address.port else { continue }
+                let hex = local[0]
+                let wildcard = hex.allSatisfy { $0 == "0" }
+                if wildcard || isWildcard(address) || sameAddress(String(hex), address) {
+                    return "another socket listens on port \(port)"
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func isWildcard(_ address: SocketAddress) -> Bool {
+        switch address.ip {
+        case .v4(let a): a.value == 0
+        case .v6(let a): a == .any
+        }
+    }
+
+    /// /proc/net/tcp prints each 32-bit word of the address as a little-endian integer in hex:
+    /// swapping the bytes back gives the word's big-endian value (127.0.0.1 is "0100007F").
+    private static func sameAddress(_ hex: String, _ address: SocketAddress) -> Bool {
+        var words: [UInt32] = []
+        var rest = Substring(hex)
+        while rest.count >= 8 {
+            guard let word = UInt32(rest.prefix(8), radix: 16) else { return false }
+            words.append(word.byteSwapped)
+            rest = rest.dropFirst(8)
+        }
+        let v6: IPv6Address
+        switch words.count {
+        case 1: return IPAddress.v4(IPv4Address(words[0])) == address.ip.unmapped
+        case 4:
+            v6 = IPv6Address(
+                high: UInt64(words[0]) << 32 | UInt64(words[1]), low: UInt64(words[2]) << 32 | UInt64(words[3]))
+        default: return false
+        }
+        return IPAddress.v6(v6).unmapped == address.ip.unmapped
+    }
+
+    static func readFile(_ path: String) -> String? {
+        let fd = sl_open_readonly(path)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,47 @@
+// Mailbox: how other threads talk to a reactor. Messages queue under a lock and an eventfd in the
+// reactor's epoll set wakes it; the reactor drains the queue on its own thread.
+import CSluice
+import Glibc
+
+/// A message for a reactor.
+public enum ReactorMessage: Sendable {
+    /// Close the listeners (shutdown has begun); finish when the last session ends.
+    case stopAccepting
+    /// Close every session now (the grace period is over) and finish.
+    case closeAll
+    /// A host name lookup for the session in `slot`/`generation` finished.
+    case resolved(slot: UInt32, generation: UInt32, address: SocketAddress?)
+}
+
+/// A reactor's inbox.
+public final class Mailbox: @unchecked Sendable {
+    /// The eventfd the reactor polls.
+    public let fd: Int32
+    private let lock = ConditionLock()
+    private var messages: [ReactorMessage] = []
+
+    public init() {
+        fd = sl_eventfd()
+        precondition(fd >= 0, "eventfd failed: \(Errno.current)")
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Queues `message` and wakes the reactor.
+    public func post(_ message: ReactorMessage) {
+        lock.withLock { messages.append(message) }
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    /// Takes every queued message (reactor thread only).
+    func drain() -> [ReactorMessage] {
+        var counter: UInt64 = 0
+        _ = Glibc.read(fd, &counter, 8)
+        return lock.withLock {
+            let taken = messages
+            messages.removeAll()
+            return taken
+        }
+    }
+}

@@ -1,0 +1,296 @@
+// Reactor: one epoll loop on one thread. Owns its listening sockets (SO_REUSEPORT), the sessions
+// they accept, a timer wheel, pipe and buffer pools, and a logger. Every fd is registered once,
+// edge-triggered, with `epoll_data` = generation << 32 | index << 2 | kind, so an event for a
+// closed (and reused) descriptor is recognised as stale and dropped.
+import CSluice
+import Glibc
+
+/// What an epoll token refers to.
+enum TokenKind: UInt64 {
+    case client = 0
+    case upstream = 1
+    case listener = 2
+    case mailbox = 3
+}
+
+/// A listening socket of one service on this reactor.
+struct ReactorListener {
+    var fd: Int32
+    let service: Service
+    /// The address accepted sockets are local to, when the listener is not bound to a wildcard.
+    let fixedLocal: SocketAddress?
+    /// Accepting stopped early (batch cap) while connections may still wait in the backlog.
+    var backlogged = false
+}
+
+/// An epoll event loop. All of its state belongs to its thread.
+public final class Reactor: @unchecked Sendable {
+    public let index: Int
+    let epfd: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    private let maxEvents: Int32 = 256
+    private var sessions: [Session?] = []
+    private var freeSlots: [UInt32] = []
+    private var spareSessions: [Session] = []
+    private var ready: [Session] = []
+    private var listeners: [ReactorListener] = []
+    var timers: TimerWheel
+    let resources: RelayResources
+    let logger: Logger
+    let mailbox = Mailbox()
+    let resolver: Resolver
+    /// The time at the start of this turn (monotonic ns).
+    private(set) var now: Int64
+    private var generationCounter: UInt32 = 0
+    /// Open sessions.
+    public private(set) var sessionCount = 0
+    private var accepting = true
+    private var finished = false
+    /// A descriptor held back so that accept can still shed connections at the fd limit.
+    private var reserveFD: Int32
+    private var lastDescriptorWarning: Int64 = 0
+    private let onFinish: @Sendable () -> Void
+
+    /// Creates a reactor serving `listeners` (already bound and listening, one per service).
+    init(
+        index: Int, listeners: [(fd: Int32, service: Service, fixedLocal: SocketAddress?)], logger: Logger,
+        resolver: Resolver, pipeLimit: Int, onFinish: @escaping @Sendable () -> Void
+    ) {
+        self.index = index
+        self.logger = logger
+        self.resolver = resolver
+        self.onFinish = onFinish
+        epfd = sl_epoll_create()
+        precondition(epfd >= 0, "epoll_create1 failed: \(Errno.current)")
+        events = .allocate(capacity: Int(maxEvents))
+        now = monotonicNanoseconds()
+        timers = TimerWheel(now: now)
+        let scratchSize = 64 * 1024
+        resources = RelayResources(
+            scratch: .allocate(byteCount: scratchSize, alignment: 16), scratchSize: scratchSize,
+            pipes: PipePool(limit: pipeLimit), buffers: BufferPool(bufferSize: scratchSize, keep: 64),
+            budget: 1 << 20, spliceChunk: 64 * 1024)
+        reserveFD = sl_open_readonly("/dev/null")
+        sessions.reserveCapacity(1024)
+        _ = sl_epoll_add(epfd, mailbox.fd, SL_EPOLLIN | SL_EPOLLET, Self.token(.mailbox, 0, 0))
+        for (i, l) in listeners.enumerated() {
+            self.listeners.append(ReactorListener(fd: l.fd, service: l.service, fixedLocal: l.fixedLocal))
+            _ = sl_epoll_add(epfd, l.fd, SL_EPOLLIN | SL_EPOLLET, Self.token(.listener, UInt32(i), 0))
+        }
+    }
+
+    deinit {
+        events.deallocate()
+        resources.scratch.deallocate()
+        Glibc.close(epfd)
+        if reserveFD >= 0 { Glibc.close(reserveFD) }
+    }
+
+    @inline(__always)
+    static func token(_ kind: TokenKind, _ index: UInt32, _ generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(index) << 2 | kind.rawValue
+    }
+
+    /// A generation number for a new registration (never 0).
+    @inline(__always)
+    func nextGeneration() -> UInt32 {
+        generationCounter &+= 1
+        if generationCounter == 0 { generationCounter = 1 }
+        return generationCounter
+    }
+
+    /// Registers `fd` once for everything, edge-triggered.
+    @inline(__always)
+    func register(_ fd: Int32, kind: TokenKind, slot: UInt32, generation: UInt32) {
+        let events = SL_EPOLLIN | SL_EPOLLOUT | SL_EPOLLRDHUP | SL_EPOLLET
+        if sl_epoll_add(epfd, fd, events, Self.token(kind, slot, generation)) == -1 {
+            // Only a bug (a closed or duplicate fd) makes this fail.
+            preconditionFailure("epoll_ctl(ADD) failed: \(Errno.current)")
+        }
+    }
+
+    /// Queues a session whose pump ran out of budget, to resume after this turn's events.
+    @inline(__always)
+    func enqueue(_ session: Session) { ready.append(session) }
+
+    // MARK: - Loop
+
+    /// Runs until shutdown has finished on this reactor.
+    public func run() {
+        while !finished {
+            let timeout: Int32 = ready.isEmpty ? timers.millisecondsUntilNext(now: now) : 0
+            let n = sl_epoll_wait(epfd, events, maxEvents, timeout)
+            now = monotonicNanoseconds()
+            if n > 0 {
+                for i in 0..<Int(n) { dispatch(events + i) }
+            }
+            runReady()
+            if timers.count > 0 {
+                timers.advance(to: now) { entry in
+                    let i = Int(entry.slot)
+                    if i < sessions.count, let session = sessions[i], session.generation == entry.generation {
+                        session.timerFired(tick: entry.tick)
+                    }
+                }
+            }
+            logger.flush()
+            if !accepting && sessionCount == 0 { finished = true }
+        }
+        logger.flush()
+        onFinish()
+    }
+
+    @inline(__always)
+    private func dispatch(_ event: UnsafeMutablePointer<epoll_event>) {
+        let token = sl_epoll_event_token(event)
+        let flags = sl_epoll_event_events(event)
+        let index = Int(truncatingIfNeeded: (token >> 2) & 0x3fff_ffff)
+        let generation = UInt32(truncatingIfNeeded: token >> 32)
+        switch token & 3 {
+        case TokenKind.client.rawValue:
+            if let session = sessions[index], session.generation == generation { session.clientEvent(flags) }
+        case TokenKind.upstream.rawValue:
+            if let session = sessions[index], session.upstreamGeneration == generation {
+                session.upstreamEvent(flags)
+            }
+        case TokenKind.listener.rawValue:
+            acceptConnections(index)
+        default:
+            for message in mailbox.drain() { handle(message) }
+        }
+    }
+
+    private func runReady() {
+        // Listeners that stopped at their batch cap, then sessions that ran out of budget. Each
+        // gets one more turn now; whoever is still not done queues itself again.
+        for i in listeners.indices where listeners[i].backlogged { acceptConnections(i) }
+        guard !ready.isEmpty else { return }
+        let batch = ready
+        ready.removeAll(keepingCapacity: true)
+        for session in batch where session.queued { session.resume() }
+    }
+
+    private func handle(_ message: ReactorMessage) {
+        switch message {
+        case .stopAccepting:
+            closeListeners()
+        case .closeAll:
+            closeListeners()
+            for case let session? in sessions { session.close(.shutdown) }
+        case .resolved(let slot, let generation, let address):
+            let i = Int(slot)
+            if i < sessions.count, let session = sessions[i], session.generation == generation {
+                session.resolved(address)
+            }
+        }
+    }
+
+    private func closeListeners() {
+        guard accepting else { return }
+        accepting = false
+        for listener in listeners where listener.fd >= 0 { Glibc.close(listener.fd) }
+        for i in listeners.indices {
+            listeners[i].fd = -1
+            listeners[i].backlogged = false
+        }
+    }
+
+    // MARK: - Accept
+
+    private func acceptConnections(_ index: Int) {
+        guard accepting, listeners[index].fd >= 0 else { return }
+        let listener = listeners[index]
+        listeners[index].backlogged = false
+        var storage = sockaddr_storage()
+        for _ in 0..<64 {
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = sl_accept4(listener.fd, &storage, &length)
+            if fd == -1 {
+                let error = Errno.current
+                switch error {
+                case .wouldBlock: return
+                case .interrupted, Errno(ECONNABORTED), Errno(EPROTO), Errno(EPERM): continue
+                case .tooManyOpenFiles, .tooManyOpenFilesInSystem, Errno(ENOBUFS), Errno(ENOMEM):
+                    shedConnections(listener.fd, error)
+                    return
+                default:
+                    logger.log(.error) {
+                        listener.service.addServiceFields(&$0)
+                        $0.add("kind", .literal("service"))
+                        $0.add("msg", .text("accept: \(error)"))
+                    }
+                    return
+                }
+            }
+            guard let remote = SocketAddress(storage)?.unmapped,
+                let local = listener.fixedLocal ?? Socket.localAddress(fd)
+            else {
+                Glibc.close(fd)
+                continue
+            }
+            Socket.setNoDelay(fd)
+            startSession(fd: fd, service: listener.service, remote: remote, local: local)
+        }
+        listeners[index].backlogged = true
+    }
+
+    /// At the descriptor limit the pending connections would keep the listener readable forever:
+    /// free the reserve descriptor, accept and close each one (the client sees a prompt close, not
+    /// a hang), then take the reserve back. Logged once per second at most.
+    private func shedConnections(_ listener: Int32, _ error: Errno) {
+        if reserveFD >= 0 {
+            Glibc.close(reserveFD)
+            reserveFD = -1
+        }
+        var shed = 0
+        while true {
+            let fd = sl_accept(listener)
+            if fd == -1 {
+                let e = Errno.current
+                if e == .interrupted { continue }
+                break
+            }
+            Socket.close(fd, reset: true)
+            shed += 1
+        }
+        reserveFD = sl_open_readonly("/dev/null")
+        if now - lastDescriptorWarning >= nanosecondsPerSecond {
+            lastDescriptorWarning = now
+            logger.log(.warning) {
+                $0.add("kind", .literal("service"))
+                $0.add("msg", .text("accept: \(error); closed \(shed) new connections (raise ulimit -n)"))
+            }
+        }
+    }
+
+    private func startSession(fd: Int32, service: Service, remote: SocketAddress, local: SocketAddress) {
+        let session: Session
+        if let spare = spareSessions.popLast() {
+            spare.reset()
+            session = spare
+        } else {
+            session = Session(reactor: self)
+        }
+        let slot: UInt32
+        if let free = freeSlots.popLast() {
+            slot = free
+            sessions[Int(free)] = session
+        } else {
+            slot = UInt32(sessions.count)
+            sessions.append(session)
+        }
+        session.slot = slot
+        session.generation = nextGeneration()
+        sessionCount += 1
+        register(fd, kind: .client, slot: slot, generation: session.generation)
+        session.start(fd: fd, service: service, remote: remote, local: local)
+    }
+
+    /// Called by a session as it closes: frees its slot and keeps the object for reuse.
+    func release(_ session: Session) {
+        sessions[Int(session.slot)] = nil
+        freeSlots.append(session.slot)
+        sessionCount -= 1
+        if spareSessions.count < 1024 { spareSessions.append(session) }
+    }
+}

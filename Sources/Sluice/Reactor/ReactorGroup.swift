@@ -1,0 +1,153 @@
+// ReactorGroup: the running process. Starts one reactor thread per configured thread, each with
+// its own listening socket per service, and carries out shutdown: SIGINT/SIGTERM stop accepting at
+// once, open connections get the grace period, then the rest are closed and the process exits 0.
+import CSluice
+import Glibc
+import Synchronization
+
+/// All the reactors of the process.
+public final class ReactorGroup: @unchecked Sendable {
+    public let plan: RunPlan
+    public let sink: LogSink
+    private var reactors: [Reactor] = []
+    private var threads: [OSThread] = []
+    private let resolver = Resolver()
+    private let finishedCount = Atomic<Int>(0)
+    /// Written once by each reactor as it finishes.
+    private let finishedFD: Int32
+
+    public init(plan: RunPlan, sink: LogSink) {
+        self.plan = plan
+        self.sink = sink
+        finishedFD = sl_eventfd()
+    }
+
+    deinit { Glibc.close(finishedFD) }
+
+    /// Binds every listener, logs `listening on …` per service, and starts the reactor threads.
+    public func start() throws(StartupError) {
+        let services = plan.services.enumerated().map { Service(plan: $1, index: $0) }
+        let count = max(1, plan.threads)
+        let bound = try Listeners.bind(services, reactors: count)
+        let mainLogger = Logger(level: plan.logLevel, sink: sink)
+        for entry in bound {
+            mainLogger.log(.info) { line in
+                line.add("handler", .text(entry.service.plan.handler))
+                line.add("kind", .literal("service"))
+                line.add("listener", .text(entry.service.plan.listener))
+                line.add("service", .text(entry.service.plan.name))
+                line.add("msg", .text("listening on \(entry.address)/tcp"))
+            }
+        }
+        mainLogger.flush()
+        let pipeLimit = Self.pipeLimit(reactors: count)
+        for i in 0..<count {
+            let listeners = bound.map { entry in
+                (fd: entry.fds[i], service: entry.service, fixedLocal: Self.fixedLocal(entry.address))
+            }
+            let reactor = Reactor(
+                index: i, listeners: listeners, logger: Logger(level: plan.logLevel, sink: sink),
+                resolver: resolver, pipeLimit: pipeLimit
+            ) { [unowned self] in self.reactorFinished() }
+            reactors.append(reactor)
+        }
+        for reactor in reactors {
+            threads.append(OSThread(name: "sluice-\(reactor.index)") { reactor.run() })
+        }
+    }
+
+    /// Accepted sockets on a listener bound to one address are local to that address (saves a
+    /// getsockname per connection); wildcard listeners ask the kernel.
+    static func fixedLocal(_ address: SocketAddress) -> SocketAddress? {
+        switch address.ip {
+        case .v4(let a): a.value == 0 ? nil : address
+        case .v6(let a): a == .any ? nil : address
+        }
+    }
+
+    /// Pipes per reactor: enough for the connections that move bulk data at the same moment,
+    /// never more than a small share of the descriptor budget (each pipe costs two).
+    static func pipeLimit(reactors: Int) -> Int {
+        var soft: UInt64 = 0
+        var hard: UInt64 = 0
+        guard sl_get_nofile(&soft, &hard) == 0 else { return 32 }
+        let budget = Int(min(soft, 1 << 20)) / 16 / max(reactors, 1)
+        return max(0, min(128, budget))
+    }
+
+    /// Runs until shutdown completes; returns the exit status. `signals` is the signalfd that
+    /// reports SIGINT, SIGTERM and SIGHUP (blocked in every thread).
+    public func waitForShutdown(signals: Int32) -> Int32 {
+        var draining = false
+        var graceDeadline: Int64 = 0
+        let logger = Logger(level: plan.logLevel, sink: sink)
+        while finishedCount.load(ordering: .relaxed) < reactors.count {
+            var fds = [
+                pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: finishedFD, events: Int16(POLLIN), revents: 0),
+            ]
+            var timeout: Int32 = -1
+            if draining {
+                let left = graceDeadline - monotonicNanoseconds()
+                if left <= 0 {
+                    closeAll(logger)
+                    graceDeadline = Int64.max
+                    continue
+                }
+                timeout = Int32(min(left / nanosecondsPerMillisecond + 1, 60_000))
+            }
+            let n = poll(&fds, 2, timeout)
+            if n <= 0 { continue }
+            if fds[1].revents != 0 {
+                var counter: UInt64 = 0
+                _ = Glibc.read(finishedFD, &counter, 8)
+            }
+            guard fds[0].revents != 0 else { continue }
+            let signal = sl_read_signal(signals)
+            if signal == SIGHUP {
+                logger.log(.warning) {
+                    $0.add("kind", .literal("service"))
+                    $0.add("msg", .literal("SIGHUP: configuration reload is not supported yet; ignored"))
+                }
+                logger.flush()
+            } else if signal == SIGINT || signal == SIGTERM {
+                if draining {
+                    closeAll(logger)
+                    graceDeadline = Int64.max
+                } else {
+                    draining = true
+                    graceDeadline = monotonicNanoseconds() + plan.grace
+                    logger.log(.info) {
+                        $0.add("kind", .literal("service"))
+                        $0.add(
+                            "msg",
+                            .text(
+                                "signal \(signal): stopped accepting; draining for up to \(plan.grace / nanosecondsPerMillisecond) ms"
+                            ))
+                    }
+                    logger.flush()
+                    for reactor in reactors { reactor.mailbox.post(.stopAccepting) }
+                }
+            }
+        }
+        for thread in threads { thread.join() }
+        resolver.stop()
+        return 0
+    }
+
+    /// Called on a reactor's thread as its loop ends.
+    private func reactorFinished() {
+        finishedCount.wrappingAdd(1, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = Glibc.write(finishedFD, &one, 8)
+    }
+
+    private func closeAll(_ logger: Logger) {
+        logger.log(.info) {
+            $0.add("kind", .literal("service"))
+            $0.add("msg", .literal("grace period over: closing the remaining connections"))
+        }
+        logger.flush()
+        for reactor in reactors { reactor.mailbox.post(.closeAll) }
+    }
+}

@@ -1,0 +1,240 @@
+// Flow: one direction of a relay (client → upstream or upstream → client). Starts buffered
+// (recv into the reactor's scratch, send straight out) and switches to splice(2) through a pooled
+// pipe once a read fills the scratch buffer, like HAProxy's splice-auto. Holds at most one pipe or
+// one buffer of bytes its writer has not taken yet, and stops reading until the writer drains.
+import CSluice
+import Glibc
+
+/// What a pump stopped on.
+public enum FlowOutcome: Equatable {
+    /// Waiting for readiness (source readable or destination writable).
+    case blocked
+    /// The per-turn byte budget ran out while there is more to do: resume next turn.
+    case yielded
+    /// The source reached EOF and everything was written; the destination's write side is shut.
+    case finished
+    /// The source read failed.
+    case readFailed(Errno)
+    /// The destination write failed.
+    case writeFailed(Errno)
+}
+
+/// The reactor-owned resources a flow borrows while pumping.
+public struct RelayResources {
+    public let scratch: UnsafeMutableRawPointer
+    public let scratchSize: Int
+    public let pipes: PipePool
+    public let buffers: BufferPool
+    /// Bytes one flow may move per turn before yielding to other connections.
+    public let budget: Int
+    /// Bytes asked of one splice into a pipe.
+    public let spliceChunk: Int
+}
+
+/// One direction of a relay. The readiness bits it owns: its source's `readable` and its
+/// destination's `writable` (each socket bit belongs to exactly one flow).
+public struct Flow {
+    public var srcReadable = false
+    public var dstWritable = false
+    /// Bytes read but not yet written, when held in a buffer.
+    public var pending = PendingBytes()
+    /// The leased pipe and how many bytes it holds, when splicing.
+    public var pipe = Pipe.none
+    public var pipeBytes = 0
+    /// Reads fill the scratch buffer: use splice.
+    public var splicing = false
+    /// splice(2) is not possible between these descriptors: stay buffered.
+    public var spliceDisabled = false
+    /// The source reached EOF.
+    public var eof = false
+    /// The destination's write side was shut (after EOF and the last byte).
+    public var shutdownSent = false
+    public var bytesRead: Int64 = 0
+    public var bytesWritten: Int64 = 0
+
+    public init() {}
+
+    /// Bytes this flow holds (in its pipe or its buffer).
+    @inline(__always) public var held: Int { pipeBytes + pending.count }
+
+    /// True once EOF has been passed on and nothing is held.
+    @inline(__always) public var isFinished: Bool { shutdownSent }
+
+    /// Moves bytes from `src` to `dst` until blocked, finished, failed or out of budget.
+    public mutating func pump(from src: Int32, to dst: Int32, _ r: RelayResources) -> FlowOutcome {
+        var budget = r.budget
+        while true {
+            // 1. Write what is held: the pipe's bytes, else the buffer's.
+            if pipeBytes > 0 {
+                guard dstWritable else { return .blocked }
+                let n = sl_splice(pipe.read, dst, pipeBytes)
+                if n > 0 {
+                    pipeBytes -= n
+                    bytesWritten += Int64(n)
+                    continue
+                }
+                if let outcome = writeStall(n) { return outcome }
+                continue
+            }
+            if !pending.isEmpty {
+                guard dstWritable else { return .blocked }
+                let n = sl_send(dst, pending.base! + pending.start, pending.count)
+                if n > 0 {
+                    pending.start += n
+                    bytesWritten += Int64(n)
+                    if pending.isEmpty { releaseBuffer(r) }
+                    continue
+                }
+                if let outcome = writeStall(n) { return outcome }
+                continue
+            }
+            // 2. Nothing held.
+            if eof {
+                if !shutdownSent {
+                    Socket.shutdownWrite(dst)
+                    shutdownSent = true
+                }
+                releasePipe(r)
+                return .finished
+            }
+            guard srcReadable else {
+                releasePipe(r)
+                return .blocked
+            }
+            guard budget > 0 else { return .yielded }
+            // 3. Read.
+            if splicing && !spliceDisabled {
+                if pipe.isNone { pipe = r.pipes.lease() }
+                if !pipe.isNone {
+                    let n = sl_splice(src, pipe.write, r.spliceChunk)
+                    if n > 0 {
+                        pipeBytes = n
+                        bytesRead += Int64(n)
+                        budget -= n
+                        continue
+                    }
+                    if n == 0 {
+                        eof = true
+                        continue
+                    }
+                    let e = Errno.current
+                    if e == .wouldBlock {
+                        srcReadable = false
+                    } else if e == .interrupted {
+                        continue
+                    } else if e == .invalidArgument || e == .notSupported {
+                        spliceDisabled = true  // e.g. a descriptor type splice cannot serve
+                    } else {
+                        return .readFailed(e)
+                    }
+                    continue
+                }
+                // The pool is empty: copy through the scratch buffer this time.
+            }
+            let n = sl_recv(src, r.scratch, r.scratchSize)
+            if n > 0 {
+                bytesRead += Int64(n)
+                budget -= n
+                if n == r.scratchSize { splicing = true }
+                if let outcome = forward(r.scratch, n, to: dst, r) { return outcome }
+                continue
+            }
+            if n == 0 {
+                eof = true
+                continue
+            }
+            let e = Errno.current
+            if e == .wouldBlock {
+                srcReadable = false
+            } else if e != .interrupted {
+                return .readFailed(e)
+            }
+        }
+    }
+
+    /// Sends `count` freshly read bytes; keeps what the destination does not take in a buffer.
+    @inline(__always)
+    private mutating func forward(
+        _ bytes: UnsafeMutableRawPointer, _ count: Int, to dst: Int32, _ r: RelayResources
+    )
+        -> FlowOutcome?
+    {
+        var sent = 0
+        while dstWritable && sent < count {
+            let n = sl_send(dst, bytes + sent, count - sent)
+            if n > 0 {
+                sent += n
+                bytesWritten += Int64(n)
+                continue
+            }
+            if let outcome = writeStall(n) {
+                if case .writeFailed = outcome { return outcome }
+                break
+            }
+        }
+        if sent < count { hold(bytes + sent, count - sent, r) }
+        return nil
+    }
+
+    /// Keeps bytes for later in a leased buffer (appending to what is held).
+    public mutating func hold(_ bytes: UnsafeRawPointer, _ count: Int, _ r: RelayResources) {
+        precondition(count <= r.buffers.bufferSize, "held bytes exceed one buffer")
+        if pending.base == nil {
+            pending.base = r.buffers.lease()
+            pending.start = 0
+            pending.end = 0
+        } else if pending.end + count > r.buffers.bufferSize {
+            // Compact: move what is held to the front.
+            let held = pending.count
+            memmove(pending.base!, pending.base! + pending.start, held)
+            pending.start = 0
+            pending.end = held
+        }
+        memcpy(pending.base! + pending.end, bytes, count)
+        pending.end += count
+    }
+
+    /// Classifies a failed write (`n` <= 0): nil to retry, `.blocked` after EAGAIN (the writable
+    /// bit is cleared), or `.writeFailed`.
+    @inline(__always)
+    private mutating func writeStall(_ n: Int) -> FlowOutcome? {
+        if n == 0 {
+            dstWritable = false
+            return .blocked
+        }
+        let e = Errno.current
+        if e == .interrupted { return nil }
+        if e == .wouldBlock {
+            dstWritable = false
+            return .blocked
+        }
+        return .writeFailed(e)
+    }
+
+    @inline(__always)
+    private mutating func releaseBuffer(_ r: RelayResources) {
+        if let base = pending.base {
+            r.buffers.release(base)
+            pending = PendingBytes()
+        }
+    }
+
+    @inline(__always)
+    private mutating func releasePipe(_ r: RelayResources) {
+        if !pipe.isNone && pipeBytes == 0 {
+            r.pipes.release(pipe)
+            pipe = .none
+        }
+    }
+
+    /// Gives back everything the flow holds (the session is closing); a pipe with bytes in it is
+    /// closed rather than pooled.
+    public mutating func releaseAll(_ r: RelayResources) {
+        releaseBuffer(r)
+        if !pipe.isNone {
+            if pipeBytes > 0 { r.pipes.discard(pipe) } else { r.pipes.release(pipe) }
+            pipe = .none
+            pipeBytes = 0
+        }
+    }
+}

@@ -1,0 +1,309 @@
+// Session: one accepted connection from accept to close. Phases run in a fixed order — (sniff the
+// PROXY header) → pick a target → dial (resolve first for names) → relay both ways → close — each
+// finishing or waiting for readiness. Lives on one reactor; never touched by another thread.
+import CSluice
+import Glibc
+
+/// The state of one client connection and its upstream.
+public final class Session {
+    enum Phase { case idle, sniffing, resolving, connecting, relaying, closed }
+
+    unowned(unsafe) let reactor: Reactor
+    private(set) var service: Service!
+    var phase = Phase.idle
+    /// Slot in the reactor's table and the generation of this use of it (client registration and
+    /// timers carry it; the upstream registration has its own, renewed on every dial).
+    var slot: UInt32 = 0
+    var generation: UInt32 = 0
+    var upstreamGeneration: UInt32 = 0
+    var clientFD: Int32 = -1
+    var upstreamFD: Int32 = -1
+    /// The real socket addresses (GOST's `remote` and `local`).
+    var remote = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    var local = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    /// The original client and destination: the PROXY header's, else the real ones.
+    var client = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    var destination = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    var id = SessionID(high: 0, low: 0)
+    var acceptedAt: Int64 = 0
+    var connectedAt: Int64 = 0
+    /// client → upstream and upstream → client.
+    var input = Flow()
+    var output = Flow()
+    var targetIndex = -1
+    var triedTargets: UInt64 = 0
+    var dialAttempts = 0
+    var upstreamAddress: SocketAddress?
+    /// The deadline of the current phase (sniff, resolve, connect), 0 when none.
+    var deadline: Int64 = 0
+    var lastActivity: Int64 = 0
+    /// The earliest tick this session has an entry in the timer wheel for, 0 when none.
+    var armedTick: Int64 = 0
+    /// In the reactor's ready queue (it has work left after its budget ran out).
+    var queued = false
+
+    init(reactor: Reactor) {
+        self.reactor = reactor
+    }
+
+    // MARK: - Start
+
+    /// Takes over an accepted socket.
+    func start(fd: Int32, service: Service, remote: SocketAddress, local: SocketAddress) {
+        self.service = service
+        clientFD = fd
+        self.remote = remote
+        self.local = local
+        client = remote
+        destination = local
+        acceptedAt = reactor.now
+        lastActivity = acceptedAt
+        id = SessionID.next(wallSeconds: wallNanoseconds() / nanosecondsPerSecond)
+        logAccepted()
+        dial()
+    }
+
+    /// Forgets everything so the object can serve another connection.
+    func reset() {
+        service = nil
+        phase = .idle
+        clientFD = -1
+        upstreamFD = -1
+        connectedAt = 0
+        input = Flow()
+        output = Flow()
+        targetIndex = -1
+        triedTargets = 0
+        dialAttempts = 0
+        upstreamAddress = nil
+        deadline = 0
+        armedTick = 0
+        queued = false
+    }
+
+    // MARK: - Events
+
+    @inline(__always)
+    func clientEvent(_ events: UInt32) {
+        if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcReadable = true }
+        if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.dstWritable = true }
+        if phase == .relaying { relay() }
+    }
+
+    @inline(__always)
+    func upstreamEvent(_ events: UInt32) {
+        if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.srcReadable = true }
+        if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.dstWritable = true }
+        switch phase {
+        case .relaying: relay()
+        case .connecting: if input.dstWritable { finishConnect() }
+        default: break
+        }
+    }
+
+    /// Called from the ready queue: the last pump ran out of budget.
+    func resume() {
+        queued = false
+        if phase == .relaying { relay() }
+    }
+
+    // MARK: - Dial
+
+    /// Picks a target (skipping those this session already tried) and starts connecting to it.
+    func dial() {
+        let plan = service.plan
+        let key = plan.selector.strategy == .hash ? Selector.hashKey(client.ip) : 0
+        guard let index = service.targets.select(clientKey: key, now: reactor.now, excluded: triedTargets) else {
+            logError { $0.add("msg", .literal("node not available")) }
+            close(.noTarget)
+            return
+        }
+        targetIndex = index
+        if index < 64 { triedTargets |= 1 << UInt64(index) }
+        dialAttempts += 1
+        deadline = reactor.now + plan.dialTimeout
+        let target = plan.targets[index]
+        if let address = target.address {
+            connect(to: address)
+        } else if let address = reactor.resolver.cached(host: target.host, port: target.port, now: reactor.now) {
+            connect(to: address)
+        } else {
+            phase = .resolving
+            armTimer()
+            reactor.resolver.request(
+                host: target.host, port: target.port, reply: reactor.mailbox, slot: slot, generation: generation)
+        }
+    }
+
+    /// The resolver answered (on this reactor's thread, through its mailbox).
+    func resolved(_ address: SocketAddress?) {
+        guard phase == .resolving else { return }
+        guard let address else {
+            dialFailed(reason: "lookup \(service.plan.targets[targetIndex].host): no such host", .resolveFailed)
+            return
+        }
+        connect(to: address)
+    }
+
+    private func connect(to address: SocketAddress) {
+        upstreamAddress = address
+        let fd: Int32
+        do {
+            fd = try Socket.startConnect(to: address)
+        } catch {
+            if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem {
+                dialFailed(reason: dialErrorText(error), .outOfDescriptors)
+            } else {
+                dialFailed(reason: dialErrorText(error), .dialFailed(error))
+            }
+            return
+        }
+        Socket.setNoDelay(fd)
+        upstreamFD = fd
+        upstreamGeneration = reactor.nextGeneration()
+        reactor.register(fd, kind: .upstream, slot: slot, generation: upstreamGeneration)
+        phase = .connecting
+        armTimer()
+    }
+
+    private func finishConnect() {
+        if let error = Socket.pendingError(upstreamFD) {
+            dialFailed(reason: dialErrorText(error), .dialFailed(error))
+            return
+        }
+        connected()
+    }
+
+    /// One dial attempt failed: mark the target, then retry another one or give up.
+    private func dialFailed(reason: String, _ closeReason: CloseReason) {
+        service.targets.markFailure(targetIndex, now: reactor.now)
+        let attempt = dialAttempts - 1
+        logError { $0.add("msg", .text("route(retry=\(attempt)) \(reason)")) }
+        closeUpstream()
+        if dialAttempts <= service.plan.retries && triedTargets.nonzeroBitCount < service.plan.targets.count {
+            dial()
+            return
+        }
+        logError { $0.add("msg", .text(reason)) }
+        close(closeReason)
+    }
+
+    private func dialErrorText(_ error: Errno) -> String {
+        "dial tcp \(upstreamAddress.map { "\($0)" } ?? service.plan.targets[targetIndex].text): connect: \(error)"
+    }
+
+    private func closeUpstream() {
+        if upstreamFD >= 0 {
+            Socket.close(upstreamFD)
+            upstreamFD = -1
+        }
+        input.dstWritable = false
+        output.srcReadable = false
+    }
+
+    private func connected() {
+        service.targets.markSuccess(targetIndex)
+        phase = .relaying
+        deadline = 0
+        connectedAt = reactor.now
+        lastActivity = connectedAt
+        logConnected()
+        armTimer()
+        relay()
+    }
+
+    // MARK: - Relay
+
+    /// Pumps both directions until each is blocked, done or out of budget.
+    func relay() {
+        let resources = reactor.resources
+        let before = input.bytesRead &+ output.bytesRead
+        let inward = input.pump(from: clientFD, to: upstreamFD, resources)
+        switch inward {
+        case .readFailed(let e): return close(.clientError(e))
+        case .writeFailed(let e): return close(.upstreamError(e))
+        default: break
+        }
+        let outward = output.pump(from: upstreamFD, to: clientFD, resources)
+        switch outward {
+        case .readFailed(let e): return close(.upstreamError(e))
+        case .writeFailed(let e): return close(.clientError(e))
+        default: break
+        }
+        if input.bytesRead &+ output.bytesRead != before { lastActivity = reactor.now }
+        if inward == .finished && outward == .finished {
+            close(.done)
+        } else if (inward == .yielded || outward == .yielded) && !queued {
+            queued = true
+            reactor.enqueue(self)
+        }
+    }
+
+    // MARK: - Timers
+
+    /// The next deadline: the phase's, else the idle timeout while relaying; 0 when none.
+    private var nextDeadline: Int64 {
+        if deadline > 0 { return deadline }
+        if phase == .relaying && service.plan.idleTimeout > 0 { return lastActivity + service.plan.idleTimeout }
+        return 0
+    }
+
+    /// Makes sure the timer wheel holds an entry at or before the next deadline.
+    func armTimer() {
+        let next = nextDeadline
+        guard next > 0 else { return }
+        let tick = reactor.timers.tick(for: next)
+        if armedTick == 0 || tick < armedTick {
+            armedTick = reactor.timers.schedule(at: next, slot: slot, generation: generation)
+        }
+    }
+
+    /// A timer entry of this session fired.
+    func timerFired(tick: Int64) {
+        if tick == armedTick { armedTick = 0 }
+        let now = reactor.now
+        if deadline > 0 && now >= deadline {
+            deadline = 0
+            switch phase {
+            case .resolving, .connecting:
+                let target = upstreamAddress.map { "\($0)" } ?? service.plan.targets[targetIndex].text
+                dialFailed(reason: "dial tcp \(target): i/o timeout", .dialTimeout)
+            default:
+                break
+            }
+            if phase == .closed { return }
+        } else if phase == .relaying && service.plan.idleTimeout > 0
+            && now - lastActivity >= service.plan.idleTimeout
+        {
+            close(.idleTimeout)
+            return
+        }
+        armTimer()
+    }
+
+    // MARK: - Close
+
+    /// Ends the session: logs once, gives back pipes and buffers, closes both sockets.
+    func close(_ reason: CloseReason) {
+        guard phase != .closed else { return }
+        let now = reactor.now
+        if connectedAt > 0 { logRelayEnded(now: now) }
+        logClosed(now: now, reason: reason)
+        let resources = reactor.resources
+        input.releaseAll(resources)
+        output.releaseAll(resources)
+        var resetClient = false
+        var resetUpstream = false
+        switch reason {
+        case .clientError(let e): resetUpstream = e == .connectionReset
+        case .upstreamError(let e): resetClient = e == .connectionReset
+        default: break
+        }
+        if upstreamFD >= 0 { Socket.close(upstreamFD, reset: resetUpstream) }
+        if clientFD >= 0 { Socket.close(clientFD, reset: resetClient) }
+        upstreamFD = -1
+        clientFD = -1
+        phase = .closed
+        reactor.release(self)
+    }
+}
