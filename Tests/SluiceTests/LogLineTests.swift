@@ -1,6 +1,7 @@
+import Testing
+
 // Tests for the JSON log line builder (sorted keys, escaping, GOST time format) and session ids.
 @testable import Sluice
-import Testing
 
 @Suite struct LogLineTests {
     @Test func keysAreSortedAndValuesEscaped() {
@@ -12,7 +13,10 @@ import Testing
         builder.add("duration", .integer(-42))
         builder.add("client", .address(SocketAddress("10.0.0.1:1")!))
         let line = builder.finish(level: .warning, clock: &clock)
-        #expect(line.hasPrefix(#"{"client":"10.0.0.1:1","duration":-42,"level":"warning","msg":"1.2.3.4:5 <> [::1]:80","service":"svc \"a\"\n","time":""#))
+        #expect(
+            line.hasPrefix(
+                #"{"client":"10.0.0.1:1","duration":-42,"level":"warning","msg":"1.2.3.4:5 <> [::1]:80","service":"svc \"a\"\n","time":""#
+            ))
         #expect(line.hasSuffix("}\n"))
     }
 

@@ -1,11 +1,14 @@
+import Testing
+
 // Tests for node selection: strategies, fail marks with maxFails/failTimeout, exclusions.
 @testable import Sluice
-import Testing
 
 @Suite struct SelectorTests {
     let second = nanosecondsPerSecond
 
-    func selector(_ strategy: SelectorStrategy, count: Int = 3, maxFails: Int = 1, failTimeout: Int64 = 10)
+    func selector(
+        _ strategy: SelectorStrategy, count: Int = 3, maxFails: Int = 1, failTimeout: Int64 = 10
+    )
         -> Selector
     {
         Selector(
@@ -33,7 +36,9 @@ import Testing
         let first = s.select(clientKey: a, now: 0)
         for _ in 0..<10 { #expect(s.select(clientKey: a, now: 0) == first) }
         var seen = Set<Int>()
-        for i in 0..<64 { seen.insert(s.select(clientKey: Selector.hashKey(.v4(IPv4Address(10, 0, 1, UInt8(i)))), now: 0)!) }
+        for i in 0..<64 {
+            seen.insert(s.select(clientKey: Selector.hashKey(.v4(IPv4Address(10, 0, 1, UInt8(i)))), now: 0)!)
+        }
         #expect(seen.count == 4)
         // An IPv4-mapped IPv6 client hashes as its IPv4 address.
         #expect(Selector.hashKey(.v6(IPv6Address(mapping: IPv4Address(10, 0, 0, 1)))) == a)

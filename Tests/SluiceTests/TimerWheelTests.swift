@@ -1,6 +1,7 @@
+import Testing
+
 // Tests for the hashed timing wheel: due entries fire once, never early, across revolutions.
 @testable import Sluice
-import Testing
 
 @Suite struct TimerWheelTests {
     let ms = nanosecondsPerMillisecond

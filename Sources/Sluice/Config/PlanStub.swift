@@ -72,6 +72,7 @@ public struct CIDR: Sendable, Equatable {
 
 public struct ChainPlan: Sendable, Equatable {
     public var name: String
+    public var hops: [HopPlan]
 }
 
 /// TEMPORARY: a minimal `-L tcp://host:port/ip:port,…?idleTimeout=Ns&dialTimeout=Ns` parser.
@@ -130,4 +131,35 @@ public func temporaryPlan(_ args: [String]) -> RunPlan {
         i += 1
     }
     return RunPlan(threads: threads, grace: 5_000_000_000, logLevel: level, services: services)
+}
+
+public struct HopPlan: Sendable, Equatable {
+    public var name: String
+    public var selector: SelectorPlan
+    public var nodes: [NodePlan]
+}
+
+public enum ConnectorKind: Sendable, Equatable { case http, socks5 }
+
+public struct Credentials: Sendable, Equatable {
+    public var username: String
+    public var password: String
+}
+
+public struct HeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
+public struct NodePlan: Sendable, Equatable {
+    public var name: String
+    public var host: String
+    public var port: UInt16
+    public var address: SocketAddress?
+    public var text: String
+    public var connector: ConnectorKind
+    public var auth: Credentials?
+    public var proxyProtocol: Int
+    public var headers: [HeaderField]
+    public var connectTimeout: Int64?
 }
