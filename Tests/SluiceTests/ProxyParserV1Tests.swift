@@ -137,12 +137,17 @@ import Testing
 
     /// §2.1 / CVE-2021-23351: without CRLF the parser answers at 107 bytes, never later.
     @Test(arguments: [
-        ascii("PROXY TCP4 " + String(repeating: "A", count: 100 * 1024)),
-        ascii(
-            "PROXY UNKNOWN 1234:5678:9abc:def0:cafe:babe:dead:2bad 1234:5678:9abc:def0:cafe:babe:dead:2bad 65533 65533 \r\n"
-        ),
+        ParseCase(
+            "T-v1-nocrlf", ascii("PROXY TCP4 " + String(repeating: "A", count: 100 * 1024)), .invalid(.v1TooLong)),
+        ParseCase(
+            "INV1-long",
+            ascii(
+                "PROXY UNKNOWN 1234:5678:9abc:def0:cafe:babe:dead:2bad 1234:5678:9abc:def0:cafe:babe:dead:2bad 65533 65533 \r\n"
+            ), .invalid(.v1TooLong)),
     ])
-    func tooLongDecidedAt107(_ input: [UInt8]) {
+    func tooLongDecidedAt107(_ vector: ParseCase) {
+        let input = vector.input
+        #expect(parser.parse(input) == vector.expected)
         #expect(parser.parse(Array(input[..<106])) == .needMore(atLeast: 1))
         #expect(parser.parse(Array(input[..<107])) == .invalid(.v1TooLong))
         let (result, at) = parseTrickled(input)
