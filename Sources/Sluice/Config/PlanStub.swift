@@ -110,10 +110,20 @@ public func temporaryPlan(_ args: [String]) -> RunPlan {
                 targets.append(
                     TargetPlan(name: "target-\(targets.count)", host: "", port: port, address: address, text: text))
             }
+            var receive: ProxyReceivePlan?
+            var send = 0
             var idle: Int64 = 0
             var dial: Int64 = 15_000_000_000
             for kv in query.split(separator: "&") {
                 let p = kv.split(separator: "=")
+                if p[0] == "proxyProtocol" {
+                    receive = ProxyReceivePlan(timeout: 2_000_000_000, trusted: [], required: false, maxV2Length: 4096)
+                    continue
+                }
+                if p[0] == "handler.proxyProtocol" {
+                    send = Int(p[1])!
+                    continue
+                }
                 let seconds = Int64(p[1].dropLast())! * 1_000_000_000
                 if p[0] == "idleTimeout" { idle = seconds }
                 if p[0] == "dialTimeout" { dial = seconds }
@@ -124,7 +134,8 @@ public func temporaryPlan(_ args: [String]) -> RunPlan {
                     name: "service-\(services.count)", listen: addr, listenHost: nil, handler: "tcp", listener: "tcp",
                     targets: targets,
                     selector: SelectorPlan(strategy: .round, maxFails: 1, failTimeout: 10_000_000_000),
-                    dialTimeout: dial, idleTimeout: idle, receive: nil, sendProxyProtocol: 0, retries: 0, chain: nil))
+                    dialTimeout: dial, idleTimeout: idle, receive: receive, sendProxyProtocol: send, retries: 0,
+                    chain: nil))
             i += 2
             continue
         }

@@ -68,7 +68,9 @@ public final class Reactor: @unchecked Sendable {
         let scratchSize = 64 * 1024
         resources = RelayResources(
             scratch: .allocate(byteCount: scratchSize, alignment: 16), scratchSize: scratchSize,
-            pipes: PipePool(limit: pipeLimit), buffers: BufferPool(bufferSize: scratchSize, keep: 64),
+            pipes: PipePool(limit: pipeLimit),
+            // Room for a scratch-full of bytes plus a PROXY header, or the largest v2 header (16 + 65535).
+            buffers: BufferPool(bufferSize: scratchSize + 8192, keep: 64),
             budget: 1 << 20, spliceChunk: 64 * 1024)
         reserveFD = sl_open_readonly("/dev/null")
         sessions.reserveCapacity(1024)

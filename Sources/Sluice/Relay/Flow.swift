@@ -152,6 +152,22 @@ public struct Flow {
         }
     }
 
+    /// Writes the held buffer without reading the source (handshake bytes before the relay starts).
+    /// `.finished` here means everything held was written.
+    public mutating func flushHeld(to dst: Int32, _ r: RelayResources) -> FlowOutcome {
+        while !pending.isEmpty {
+            guard dstWritable else { return .blocked }
+            let n = sl_send(dst, pending.base! + pending.start, pending.count)
+            if n > 0 {
+                pending.start += n
+                continue
+            }
+            if let outcome = writeStall(n) { return outcome }
+        }
+        releaseBuffer(r)
+        return .finished
+    }
+
     /// Sends `count` freshly read bytes; keeps what the destination does not take in a buffer.
     @inline(__always)
     private mutating func forward(

@@ -1,17 +1,31 @@
-// Service: one `-L` service at run time: its plan, its node selector (shared by every reactor)
+// Service: one `-L` service at run time: its plan, its node selectors (shared by every reactor)
 // and the constants its log lines carry.
 
 /// A running service. Immutable after start; shared by every reactor thread.
 public final class Service: Sendable {
     public let plan: ServicePlan
-    /// Position in the run plan (listener tokens carry it).
+    /// Position in the run plan.
     public let index: Int
+    /// Picks the forward target.
     public let targets: Selector
+    /// Picks the node of each chain hop (empty without a chain).
+    public let hops: [Selector]
+    /// Parses received PROXY headers (nil when receiving is off).
+    public let parser: ProxyParser?
+    /// Dial attempts one connection may make: failover moves on to another node (each at most
+    /// once), and `retries` can allow more.
+    public let maxAttempts: Int
 
     public init(plan: ServicePlan, index: Int) {
         self.plan = plan
         self.index = index
         targets = Selector(plan: plan.selector, count: plan.targets.count)
+        let hopPlans = plan.chain?.hops ?? []
+        hops = hopPlans.map { Selector(plan: $0.selector, count: $0.nodes.count) }
+        // GOST's rtcp listener has no PROXY receive side.
+        parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
+        let alternatives = (plan.targets.count - 1) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
+        maxAttempts = 1 + max(plan.retries, alternatives)
     }
 
     /// Adds the fields every handler line of this service carries.
@@ -21,5 +35,11 @@ public final class Service: Sendable {
         line.add("kind", .literal("handler"))
         line.add("listener", .text(plan.listener))
         line.add("service", .text(plan.name))
+    }
+
+    /// Whether a peer may send a PROXY header: anyone when no trusted list is configured.
+    func trusts(_ peer: IPAddress) -> Bool {
+        guard let receive = plan.receive, !receive.trusted.isEmpty else { return true }
+        return receive.trusted.contains { $0.contains(peer) }
     }
 }

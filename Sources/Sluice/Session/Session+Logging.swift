@@ -54,6 +54,26 @@ extension Session {
         }
     }
 
+    /// Debug: the route of a dial attempt, as GOST's router writes it
+    /// (`route(retry=0) node-0@1.2.3.4:8000 > target`).
+    func logRoute() {
+        let logger = reactor.logger
+        guard logger.enabled(.debug) else { return }
+        var path = ""
+        if let chain = service.plan.chain {
+            for (hop, index) in hopNodes.enumerated() {
+                let node = chain.hops[hop].nodes[index]
+                path += "\(node.name)@\(node.text) > "
+            }
+        }
+        path += service.plan.targets[targetIndex].text
+        let attempt = dialAttempts - 1
+        logger.log(.debug) { line in
+            addConnectionFields(&line)
+            line.add("msg", .text("route(retry=\(attempt)) \(path)"))
+        }
+    }
+
     /// An `error` line with the connection's fields (and the target's, once one was picked).
     func logError(_ fill: (inout LineBuilder) -> Void) {
         reactor.logger.log(.error) { line in

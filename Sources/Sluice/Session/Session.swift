@@ -1,15 +1,16 @@
-// Session: one accepted connection from accept to close. Phases run in a fixed order — (sniff the
-// PROXY header) → pick a target → dial (resolve first for names) → relay both ways → close — each
-// finishing or waiting for readiness. Lives on one reactor; never touched by another thread.
+// Session: one accepted connection from accept to close. Phases run in a fixed order — sniff the
+// PROXY header (optional) → pick a route → dial (resolve names first) → chain handshakes → PROXY
+// header to the target → relay both ways → close — each finishing or waiting for readiness. Lives on
+// one reactor; never touched by another thread.
 import CSluice
 import Glibc
 
 /// The state of one client connection and its upstream.
 public final class Session {
-    enum Phase { case idle, sniffing, resolving, connecting, relaying, closed }
+    enum Phase { case idle, sniffing, resolving, connecting, handshaking, relaying, closed }
 
     unowned(unsafe) let reactor: Reactor
-    private(set) var service: Service!
+    var service: Service!
     var phase = Phase.idle
     /// Slot in the reactor's table and the generation of this use of it (client registration and
     /// timers carry it; the upstream registration has its own, renewed on every dial).
@@ -30,11 +31,17 @@ public final class Session {
     /// client → upstream and upstream → client.
     var input = Flow()
     var output = Flow()
+    /// Client bytes read before the upstream was ready (while sniffing a PROXY header).
+    var early = PendingBytes()
+    /// The route of the current dial attempt: the target, and the node of each chain hop.
     var targetIndex = -1
+    var hopNodes: [Int] = []
     var triedTargets: UInt64 = 0
     var dialAttempts = 0
+    /// The address being (or last) connected to: the target's, or the first chain node's.
     var upstreamAddress: SocketAddress?
-    /// The deadline of the current phase (sniff, resolve, connect), 0 when none.
+    var handshake: ChainHandshake?
+    /// The deadline of the current phase (sniff, resolve, connect, handshake), 0 when none.
     var deadline: Int64 = 0
     var lastActivity: Int64 = 0
     /// The earliest tick this session has an entry in the timer wheel for, 0 when none.
@@ -59,6 +66,12 @@ public final class Session {
         acceptedAt = reactor.now
         lastActivity = acceptedAt
         id = SessionID.next(wallSeconds: wallNanoseconds() / nanosecondsPerSecond)
+        if let receive = service.plan.receive, service.parser != nil, service.trusts(remote.ip) {
+            phase = .sniffing
+            deadline = acceptedAt + receive.timeout
+            armTimer()
+            return
+        }
         logAccepted()
         dial()
     }
@@ -72,10 +85,13 @@ public final class Session {
         connectedAt = 0
         input = Flow()
         output = Flow()
+        early = PendingBytes()
         targetIndex = -1
+        hopNodes.removeAll(keepingCapacity: true)
         triedTargets = 0
         dialAttempts = 0
         upstreamAddress = nil
+        handshake = nil
         deadline = 0
         armedTick = 0
         queued = false
@@ -87,7 +103,11 @@ public final class Session {
     func clientEvent(_ events: UInt32) {
         if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcReadable = true }
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.dstWritable = true }
-        if phase == .relaying { relay() }
+        switch phase {
+        case .relaying: relay()
+        case .sniffing: sniff()
+        default: break  // remembered in the flows until the upstream is ready
+        }
     }
 
     @inline(__always)
@@ -97,6 +117,7 @@ public final class Session {
         switch phase {
         case .relaying: relay()
         case .connecting: if input.dstWritable { finishConnect() }
+        case .handshaking: continueHandshake()
         default: break
         }
     }
@@ -105,111 +126,6 @@ public final class Session {
     func resume() {
         queued = false
         if phase == .relaying { relay() }
-    }
-
-    // MARK: - Dial
-
-    /// Picks a target (skipping those this session already tried) and starts connecting to it.
-    func dial() {
-        let plan = service.plan
-        let key = plan.selector.strategy == .hash ? Selector.hashKey(client.ip) : 0
-        guard let index = service.targets.select(clientKey: key, now: reactor.now, excluded: triedTargets) else {
-            logError { $0.add("msg", .literal("node not available")) }
-            close(.noTarget)
-            return
-        }
-        targetIndex = index
-        if index < 64 { triedTargets |= 1 << UInt64(index) }
-        dialAttempts += 1
-        deadline = reactor.now + plan.dialTimeout
-        let target = plan.targets[index]
-        if let address = target.address {
-            connect(to: address)
-        } else if let address = reactor.resolver.cached(host: target.host, port: target.port, now: reactor.now) {
-            connect(to: address)
-        } else {
-            phase = .resolving
-            armTimer()
-            reactor.resolver.request(
-                host: target.host, port: target.port, reply: reactor.mailbox, slot: slot, generation: generation)
-        }
-    }
-
-    /// The resolver answered (on this reactor's thread, through its mailbox).
-    func resolved(_ address: SocketAddress?) {
-        guard phase == .resolving else { return }
-        guard let address else {
-            dialFailed(reason: "lookup \(service.plan.targets[targetIndex].host): no such host", .resolveFailed)
-            return
-        }
-        connect(to: address)
-    }
-
-    private func connect(to address: SocketAddress) {
-        upstreamAddress = address
-        let fd: Int32
-        do {
-            fd = try Socket.startConnect(to: address)
-        } catch {
-            if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem {
-                dialFailed(reason: dialErrorText(error), .outOfDescriptors)
-            } else {
-                dialFailed(reason: dialErrorText(error), .dialFailed(error))
-            }
-            return
-        }
-        Socket.setNoDelay(fd)
-        upstreamFD = fd
-        upstreamGeneration = reactor.nextGeneration()
-        reactor.register(fd, kind: .upstream, slot: slot, generation: upstreamGeneration)
-        phase = .connecting
-        armTimer()
-    }
-
-    private func finishConnect() {
-        if let error = Socket.pendingError(upstreamFD) {
-            dialFailed(reason: dialErrorText(error), .dialFailed(error))
-            return
-        }
-        connected()
-    }
-
-    /// One dial attempt failed: mark the target, then retry another one or give up.
-    private func dialFailed(reason: String, _ closeReason: CloseReason) {
-        service.targets.markFailure(targetIndex, now: reactor.now)
-        let attempt = dialAttempts - 1
-        logError { $0.add("msg", .text("route(retry=\(attempt)) \(reason)")) }
-        closeUpstream()
-        if dialAttempts <= service.plan.retries && triedTargets.nonzeroBitCount < service.plan.targets.count {
-            dial()
-            return
-        }
-        logError { $0.add("msg", .text(reason)) }
-        close(closeReason)
-    }
-
-    private func dialErrorText(_ error: Errno) -> String {
-        "dial tcp \(upstreamAddress.map { "\($0)" } ?? service.plan.targets[targetIndex].text): connect: \(error)"
-    }
-
-    private func closeUpstream() {
-        if upstreamFD >= 0 {
-            Socket.close(upstreamFD)
-            upstreamFD = -1
-        }
-        input.dstWritable = false
-        output.srcReadable = false
-    }
-
-    private func connected() {
-        service.targets.markSuccess(targetIndex)
-        phase = .relaying
-        deadline = 0
-        connectedAt = reactor.now
-        lastActivity = connectedAt
-        logConnected()
-        armTimer()
-        relay()
     }
 
     // MARK: - Relay
@@ -265,20 +181,17 @@ public final class Session {
         if deadline > 0 && now >= deadline {
             deadline = 0
             switch phase {
-            case .resolving, .connecting:
-                let target = upstreamAddress.map { "\($0)" } ?? service.plan.targets[targetIndex].text
-                dialFailed(reason: "dial tcp \(target): i/o timeout", .dialTimeout)
-            default:
-                break
+            case .sniffing: headerDeadlinePassed()
+            case .resolving, .connecting: dialFailed("dial tcp \(upstreamText): i/o timeout", .dialTimeout)
+            case .handshaking: handshakeFailed("connect \(upstreamText): i/o timeout", step: handshake?.current ?? 0)
+            default: break
             }
-            if phase == .closed { return }
         } else if phase == .relaying && service.plan.idleTimeout > 0
             && now - lastActivity >= service.plan.idleTimeout
         {
             close(.idleTimeout)
-            return
         }
-        armTimer()
+        if phase != .closed { armTimer() }
     }
 
     // MARK: - Close
@@ -292,6 +205,10 @@ public final class Session {
         let resources = reactor.resources
         input.releaseAll(resources)
         output.releaseAll(resources)
+        if let base = early.base {
+            resources.buffers.release(base)
+            early = PendingBytes()
+        }
         var resetClient = false
         var resetUpstream = false
         switch reason {

@@ -1,0 +1,193 @@
+// Session preambles: what goes to the upstream before the client's bytes. Through a chain: the
+// first node's PROXY header (if it wants one) and the connector handshakes, hop by hop. Then, to
+// the target: its PROXY header (`handler.proxyProtocol`), in one write with the first payload.
+import CSluice
+import Glibc
+
+extension Session {
+    // MARK: - Chain handshake
+
+    /// The first node answered TCP: send its PROXY header (if set) and the first connector request.
+    func startHandshake() {
+        let chain = service.plan.chain!
+        var steps: [ChainHandshake.Step] = []
+        for (hop, index) in hopNodes.enumerated() {
+            let node = chain.hops[hop].nodes[index]
+            let next: String
+            if hop + 1 < hopNodes.count {
+                let nextNode = chain.hops[hop + 1].nodes[hopNodes[hop + 1]]
+                next = Self.authority(host: nextNode.host, port: nextNode.port, address: nextNode.address)
+            } else {
+                let target = service.plan.targets[targetIndex]
+                next = Self.authority(host: target.host, port: target.port, address: target.address)
+            }
+            steps.append(
+                .init(
+                    connector: node.connector, target: next, auth: node.auth, headers: node.headers, nodeName: node.name
+                ))
+        }
+        var chainHandshake = ChainHandshake(steps: steps)
+        let request = chainHandshake.begin()
+        handshake = chainHandshake
+        let resources = reactor.resources
+        let base = resources.buffers.lease()
+        var length = 0
+        let first = firstNode!
+        if first.proxyProtocol > 0 {
+            // GOST's dialer writes the header first, then the connector talks (wire order matters).
+            length = writeProxyHeader(version: first.proxyProtocol, into: base, capacity: resources.buffers.bufferSize)
+        }
+        request.withUnsafeBytes { (base + length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        length += request.count
+        input.pending = PendingBytes()
+        input.pending.base = base
+        input.pending.end = length
+        phase = .handshaking
+        deadline = reactor.now + (first.connectTimeout ?? service.plan.dialTimeout)
+        armTimer()
+        continueHandshake()
+    }
+
+    /// "host:port" for a CONNECT or SOCKS5 request: the literal address when there is one (an empty
+    /// host means this machine), else the name, unresolved, as GOST passes it on.
+    static func authority(host: String, port: UInt16, address: SocketAddress?) -> String {
+        if let address { return "\(address)" }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Writes pending handshake bytes and reads the node's replies.
+    func continueHandshake() {
+        let resources = reactor.resources
+        if case .writeFailed(let e) = input.flushHeld(to: upstreamFD, resources) {
+            return handshakeFailed("write \(upstreamText): \(e)", step: handshake?.current ?? 0)
+        }
+        while output.srcReadable {
+            if output.pending.base == nil {
+                output.pending.base = resources.buffers.lease()
+                output.pending.start = 0
+                output.pending.end = 0
+            }
+            let room = resources.buffers.bufferSize - output.pending.end
+            guard room > 0 else { return handshakeFailed("proxy reply too large", step: handshake!.current) }
+            let n = sl_recv(upstreamFD, output.pending.base! + output.pending.end, room)
+            if n > 0 {
+                output.pending.end += n
+                output.bytesRead += Int64(n)
+                if !processReplies() { return }
+                continue
+            }
+            if n == 0 { return handshakeFailed("connection closed by \(upstreamText)", step: handshake!.current) }
+            let e = Errno.current
+            if e == .wouldBlock {
+                output.srcReadable = false
+            } else if e != .interrupted {
+                return handshakeFailed("read \(upstreamText): \(e)", step: handshake!.current)
+            }
+        }
+    }
+
+    /// Feeds the received bytes to the handshake; false when the handshake phase ended.
+    private func processReplies() -> Bool {
+        let resources = reactor.resources
+        while true {
+            let received = UnsafeRawBufferPointer(
+                start: output.pending.base! + output.pending.start, count: output.pending.count)
+            switch handshake!.received(received) {
+            case .needMore:
+                return true
+            case .send(let bytes, let consumed):
+                output.pending.start += consumed
+                bytes.withUnsafeBytes { input.hold($0.baseAddress!, $0.count, resources) }
+                if case .writeFailed(let e) = input.flushHeld(to: upstreamFD, resources) {
+                    handshakeFailed("write \(upstreamText): \(e)", step: handshake!.current)
+                    return false
+                }
+            case .established(let consumed):
+                output.pending.start += consumed
+                if output.pending.isEmpty {
+                    resources.buffers.release(output.pending.base!)
+                    output.pending = PendingBytes()
+                }
+                // What followed the last reply is the target's first bytes: they stay held in
+                // `output` and reach the client first.
+                handshake = nil
+                established()
+                return false
+            case .failed(let reason, let step):
+                handshakeFailed(reason, step: step)
+                return false
+            }
+        }
+    }
+
+    /// A hop refused or broke the handshake: mark what it could not reach (the next node, or the
+    /// target after the last hop), then fail over or give up.
+    func handshakeFailed(_ reason: String, step: Int) {
+        let chain = service.plan.chain!
+        let node = chain.hops[step].nodes[hopNodes[step]]
+        if step + 1 < hopNodes.count {
+            service.hops[step + 1].markFailure(hopNodes[step + 1], now: reactor.now)
+        } else {
+            markTargetFailed()
+        }
+        retryOrClose("\(node.name)@\(node.text): \(reason)", .handshakeFailed)
+    }
+
+    // MARK: - The first write to the target
+
+    /// Puts the target's PROXY header (when `handler.proxyProtocol` is set) and the client's first
+    /// bytes in one buffer, so they leave in one write. Returns false if the session closed.
+    func prepareFirstWrite() -> Bool {
+        let resources = reactor.resources
+        let version = service.plan.sendProxyProtocol
+        guard version > 0 else {
+            if !early.isEmpty {
+                input.pending = early
+                early = PendingBytes()
+            }
+            return true
+        }
+        let capacity = resources.buffers.bufferSize
+        let base = resources.buffers.lease()
+        var length = writeProxyHeader(version: version, into: base, capacity: capacity)
+        if !early.isEmpty {
+            (base + length).copyMemory(from: early.base! + early.start, byteCount: early.count)
+            length += early.count
+            resources.buffers.release(early.base!)
+            early = PendingBytes()
+        } else if input.srcReadable {
+            // Payload already waiting in the socket joins the header's write.
+            let n = sl_recv(clientFD, base + length, min(capacity - length, resources.scratchSize))
+            if n > 0 {
+                length += n
+                input.bytesRead += Int64(n)
+            } else if n == 0 {
+                input.eof = true
+            } else if Errno.current == .wouldBlock {
+                input.srcReadable = false
+            } else if Errno.current != .interrupted {
+                resources.buffers.release(base)
+                close(.clientError(Errno.current))
+                return false
+            }
+        }
+        input.pending = PendingBytes()
+        input.pending.base = base
+        input.pending.end = length
+        return true
+    }
+
+    /// Writes a v1 (`version` 1) or v2 (any other value > 0, as GOST) header for the original client
+    /// and destination. Mixed families are sent as IPv6 with the IPv4 side mapped.
+    func writeProxyHeader(version: Int, into base: UnsafeMutableRawPointer, capacity: Int) -> Int {
+        let buffer = UnsafeMutableRawBufferPointer(start: base, count: capacity)
+        do {
+            if version == 1 {
+                return try ProxyEncoder.writeV1(source: client, destination: destination, into: buffer)
+            }
+            return try ProxyEncoder.writeV2(source: client, destination: destination, into: buffer)
+        } catch {
+            preconditionFailure("a PROXY header always fits in a relay buffer: \(error)")
+        }
+    }
+}

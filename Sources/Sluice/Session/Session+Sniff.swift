@@ -1,0 +1,106 @@
+// Session sniffing: the optional PROXY header at the start of a connection (`proxyProtocol=1`).
+// Bytes are read into a buffer no larger than the parser's cap and parsed as they arrive; the first
+// byte that rules a header out ends the phase at once. A header's source becomes the client; bytes
+// after it are payload, kept in order. An invalid header closes the connection before anything is
+// dialled. A silent client (server-speaks-first) is served as plain when the deadline passes.
+import CSluice
+import Glibc
+
+extension Session {
+    /// Reads what the client has sent and decides, as soon as the bytes allow, what they are.
+    func sniff() {
+        let resources = reactor.resources
+        let cap = min(service.parser!.maxHeaderLength, resources.buffers.bufferSize)
+        while input.srcReadable {
+            if early.base == nil {
+                early.base = resources.buffers.lease()
+                early.start = 0
+                early.end = 0
+            }
+            // Never read past the longest possible header: the rest stays in the socket.
+            let room = cap - early.end
+            guard room > 0 else { return }
+            let n = sl_recv(clientFD, early.base! + early.end, room)
+            if n > 0 {
+                early.end += n
+                if decide() { return }
+                continue
+            }
+            if n == 0 { return clientClosedWhileSniffing() }
+            let e = Errno.current
+            if e == .wouldBlock {
+                input.srcReadable = false
+            } else if e != .interrupted {
+                logAccepted()
+                return close(.clientError(e))
+            }
+        }
+    }
+
+    /// Parses the bytes so far; true when the sniff phase is over.
+    private func decide() -> Bool {
+        let bytes = UnsafeRawBufferPointer(start: early.base, count: early.end)
+        switch service.parser!.parse(bytes) {
+        case .needMore:
+            return false
+        case .notProxy:
+            if service.plan.receive!.required {
+                rejectHeader("proxy protocol: no header from a peer that must send one", .headerMissing)
+            } else {
+                finishSniffing()
+            }
+        case .header(let header, let consumed):
+            early.start = consumed
+            if let source = header.source, let target = header.destination {
+                client = source.unmapped
+                destination = target.unmapped
+            }
+            finishSniffing()
+        case .invalid(let error):
+            rejectHeader("proxy protocol: \(error)", .headerInvalid)
+        }
+        return true
+    }
+
+    /// The header question is settled: what is left in the buffer is payload; go on to dial.
+    private func finishSniffing() {
+        input.bytesRead += Int64(early.count)
+        if early.isEmpty, let base = early.base {
+            reactor.resources.buffers.release(base)
+            early = PendingBytes()
+        }
+        deadline = 0
+        logAccepted()
+        dial()
+    }
+
+    /// The header deadline passed with nothing decided: the client sent nothing or only a prefix of
+    /// a signature. Optional mode serves it as plain (as GOST); required mode closes it.
+    func headerDeadlinePassed() {
+        if service.plan.receive!.required {
+            rejectHeader("proxy protocol: no complete header within the deadline", .headerTimeout)
+        } else {
+            finishSniffing()
+        }
+    }
+
+    /// The client closed before the question was settled. Nothing at all is a probe (a TCP health
+    /// check), not an error; part of a signature is a truncated header.
+    private func clientClosedWhileSniffing() {
+        if early.end == 0 {
+            logAccepted()
+            close(.clientClosedEarly)
+        } else {
+            rejectHeader("proxy protocol: connection closed inside the header", .headerInvalid)
+        }
+    }
+
+    private func rejectHeader(_ message: String, _ reason: CloseReason) {
+        logAccepted()
+        reactor.logger.log(.warning) { line in
+            addConnectionFields(&line)
+            line.add("msg", .text(message))
+        }
+        close(reason)
+    }
+}
