@@ -13,6 +13,7 @@ public enum GoDuration {
     /// Why a text is not a duration; `message` reads like Go's (`time: missing unit in duration "5"`).
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

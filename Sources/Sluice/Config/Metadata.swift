@@ -48,6 +48,12 @@ public struct MetadataError: Error, Sendable, Equatable, CustomStringConvertible
     /// What was expected, e.g. "an integer".
     public var expected: String
 
+    public init(key: String, value: String, expected: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+    }
+
     public var description: String { "invalid value \"\(value)\" for \(key): expected \(expected)" }
 }
 

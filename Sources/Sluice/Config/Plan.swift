@@ -64,9 +64,10 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
             }
             plan.chain = chainPlans[name]
         }
-        if let other = services.first(where: { listenOverlaps($0, plan) }) {
-            let addr = config.services[services.firstIndex { $0.name == other.name }!].addr
-            throw UsageError("\(service.name): address \(service.addr) overlaps \(other.name)'s \(addr)")
+        if let other = services.firstIndex(where: { listenOverlaps($0, plan) }) {
+            throw UsageError(
+                "\(service.name): listen address \(service.addr) is already used by \(services[other].name)"
+                    + " (\(config.services[other].addr))")
         }
         services.append(plan)
     }
