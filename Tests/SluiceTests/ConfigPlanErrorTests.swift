@@ -164,7 +164,8 @@ private func tcpService(_ name: String, addr: String = ":1", target: String = "x
     @Test func rtcpThroughAChainIsRejected() {
         #expect(
             planError(["rtcp://:8080/x:1"], ["http://p:1"])
-                == "service-0: listener rtcp through a chain (-F) is not supported yet")
+                == "service-0: listener rtcp through chain chain-0 is not supported yet (it would bind the port on the chain's last node)"
+        )
     }
 
     @Test func configErrors() {

@@ -194,7 +194,7 @@ import Testing
         ("tcp://:8080/a:1,", "empty target in \"a:1,\""),
         ("tcp://:8080/a:1?x=%zz", "invalid URL escape \"%zz\" in query"),
         ("tcp://:8080/a:1?x=%4", "invalid URL escape \"%4\" in query"),
-        ("tcp://u%zz:p@:8080/a:1", "invalid URL escape \"%zz\" in user info"),
+        ("tcp://u%zz@:8080/a:1", "invalid URL escape \"%zz\" in user info"),
         ("tcp://u p@:8080/a:1", "invalid character \" \" in user info (percent-encode it)"),
         ("tcp://:8080/a:1?x=1;y=2", "invalid semicolon in query \"x=1;y=2\" (separate parameters with &)"),
         ("tcp://:8080/a:1#frag", "unexpected \"#\" (write it as %23)"),
@@ -219,5 +219,17 @@ import Testing
         #expect(
             usageMessage { () throws(UsageError) in try buildCommandLineConfig(services: [argument], nodes: []) }
                 == "-L \"\(argument)\": \(message)")
+    }
+
+    @Test(arguments: [
+        ("tcp://user:secret@:99999/x", "-L \"tcp://user:xxxxx@:99999/x\": invalid port \"99999\""),
+        ("user:s@cret@:99999", "-L \"user:xxxxx@:99999\": invalid port \"99999\""),
+        ("tcp://user@:99999/x", "-L \"tcp://user@:99999/x\": invalid port \"99999\""),
+        ("tcp://:99999/a@b:1", "-L \"tcp://:99999/a@b:1\": invalid port \"99999\""),
+    ])
+    func errorsHidePasswords(argument: String, message: String) {
+        #expect(
+            usageMessage { () throws(UsageError) in try buildCommandLineConfig(services: [argument], nodes: []) }
+                == message)
     }
 }

@@ -3,13 +3,15 @@
 
 /// A command-line or configuration mistake; `message` says what is wrong and where. Exit status 2.
 public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong and where, ready to print after "sluice: ".
     public var message: String
+    /// An error with `message`.
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 
-    /// `-L "tcp://:99999/x": invalid port "99999"`.
+    /// `-L "tcp://:99999/x": invalid port "99999"`; a password in the argument is shown as xxxxx.
     init(flag: String, argument: String, _ message: String) {
-        self.message = "-\(flag) \"\(argument)\": \(message)"
+        self.message = "-\(flag) \"\(redactPassword(argument))\": \(message)"
     }
 }
 
@@ -27,8 +29,10 @@ public enum ExitStatus: Int32, Sendable {
 public struct CommandLineOptions: Sendable, Equatable {
     /// The configuration built from `-L` and `-F`.
     public var config: Config
+    /// Threads, grace period and log level.
     public var run: RunOptions
 
+    /// Memberwise.
     public init(config: Config, run: RunOptions) {
         self.config = config
         self.run = run

@@ -7,6 +7,7 @@ public struct Config: Sendable, Equatable {
     public var chains: [ChainConfig]
     public var log: LogConfig?
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(services: [ServiceConfig] = [], chains: [ChainConfig] = [], log: LogConfig? = nil) {
         self.services = services
         self.chains = chains
@@ -20,6 +21,7 @@ public struct LogConfig: Sendable, Equatable {
     public var format: String
     public var output: String
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(level: String = "", format: String = "", output: String = "") {
         self.level = level
         self.format = format
@@ -32,6 +34,7 @@ public struct AuthConfig: Sendable, Equatable {
     public var username: String
     public var password: String
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(username: String, password: String = "") {
         self.username = username
         self.password = password
@@ -45,6 +48,7 @@ public struct SelectorConfig: Sendable, Equatable {
     /// Nanoseconds.
     public var failTimeout: Int64
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(strategy: String = "", maxFails: Int = 0, failTimeout: Int64 = 0) {
         self.strategy = strategy
         self.maxFails = maxFails
@@ -63,6 +67,7 @@ public struct ServiceConfig: Sendable, Equatable {
     /// Service-level metadata: `proxyProtocol` (receive), `dialTimeout`, `interface`, …
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(
         name: String = "", addr: String, handler: HandlerConfig = HandlerConfig(),
         listener: ListenerConfig = ListenerConfig(), forwarder: ForwarderConfig? = nil, metadata: Metadata = [:]
@@ -87,6 +92,7 @@ public struct HandlerConfig: Sendable, Equatable {
     public var auth: AuthConfig?
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(
         type: String = "auto", chain: String? = nil, retries: Int = 0, auth: AuthConfig? = nil,
         metadata: Metadata = [:]
@@ -109,6 +115,7 @@ public struct ListenerConfig: Sendable, Equatable {
     public var auth: AuthConfig?
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(type: String = "tcp", chain: String? = nil, auth: AuthConfig? = nil, metadata: Metadata = [:]) {
         self.type = type
         self.chain = chain
@@ -122,6 +129,7 @@ public struct ForwarderConfig: Sendable, Equatable {
     public var selector: SelectorConfig?
     public var nodes: [ForwardNodeConfig]
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(selector: SelectorConfig? = nil, nodes: [ForwardNodeConfig]) {
         self.selector = selector
         self.nodes = nodes
@@ -134,6 +142,7 @@ public struct ForwardNodeConfig: Sendable, Equatable {
     /// `host:port` as written (`example.com:80`, `:8000`, `[::1]:9000`).
     public var addr: String
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(name: String, addr: String) {
         self.name = name
         self.addr = addr
@@ -145,6 +154,7 @@ public struct ChainConfig: Sendable, Equatable {
     public var name: String
     public var hops: [HopConfig]
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(name: String, hops: [HopConfig] = []) {
         self.name = name
         self.hops = hops
@@ -159,6 +169,7 @@ public struct HopConfig: Sendable, Equatable {
     /// Hop metadata; its `proxyProtocol` is inherited by every node that does not set one.
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(name: String, selector: SelectorConfig? = nil, nodes: [NodeConfig] = [], metadata: Metadata = [:]) {
         self.name = name
         self.selector = selector
@@ -175,6 +186,7 @@ public struct NodeConfig: Sendable, Equatable {
     public var dialer: DialerConfig
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(
         name: String, addr: String, connector: ConnectorConfig = ConnectorConfig(),
         dialer: DialerConfig = DialerConfig(), metadata: Metadata = [:]
@@ -193,6 +205,7 @@ public struct ConnectorConfig: Sendable, Equatable {
     public var auth: AuthConfig?
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(type: String = "http", auth: AuthConfig? = nil, metadata: Metadata = [:]) {
         self.type = type
         self.auth = auth
@@ -207,6 +220,7 @@ public struct DialerConfig: Sendable, Equatable {
     public var auth: AuthConfig?
     public var metadata: Metadata
 
+    /// Memberwise; defaulted parameters take GOST's defaults.
     public init(type: String = "tcp", auth: AuthConfig? = nil, metadata: Metadata = [:]) {
         self.type = type
         self.auth = auth

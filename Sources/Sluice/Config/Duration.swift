@@ -3,6 +3,7 @@
 
 /// Go's duration text forms over `Int64` nanoseconds.
 public enum GoDuration {
+    /// One of each unit, in nanoseconds.
     public static let nanosecond: Int64 = 1
     public static let microsecond: Int64 = 1_000
     public static let millisecond: Int64 = 1_000_000

@@ -64,6 +64,7 @@ public struct Metadata: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     /// The fields, keys lowercased, each key once.
     public private(set) var fields: [MetadataField] = []
 
+    /// An empty map.
     public init() {}
 
     /// Builds a map from pairs; when two keys differ only in case, the first one wins.
@@ -73,7 +74,9 @@ public struct Metadata: Sendable, Equatable, ExpressibleByDictionaryLiteral {
 
     public init(dictionaryLiteral elements: (String, MetadataValue)...) { self.init(elements) }
 
+    /// Whether the map has no keys.
     public var isEmpty: Bool { fields.isEmpty }
+    /// The number of keys.
     public var count: Int { fields.count }
 
     /// The value for `key`, ignoring case; setting nil removes the key.
@@ -102,6 +105,7 @@ public struct Metadata: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         return value
     }
 
+    /// Same keys with equal values, in any order.
     public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
         lhs.fields.count == rhs.fields.count && lhs.fields.allSatisfy { rhs[$0.key] == $0.value }
     }

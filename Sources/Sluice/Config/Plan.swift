@@ -11,6 +11,7 @@ public struct RunOptions: Sendable, Equatable {
     /// `log.level`, else info.
     public var logLevel: LogLevel?
 
+    /// Memberwise; the defaults are the flags' defaults.
     public init(threads: Int = 0, grace: Int64 = 5 * GoDuration.second, logLevel: LogLevel? = nil) {
         self.threads = threads
         self.grace = grace
@@ -88,7 +89,8 @@ private func chainName(_ service: ServiceConfig) throws(UsageError) -> String? {
         !chain.isEmpty
     {
         throw UsageError(
-            "\(service.name): listener \(service.listener.type) through a chain (-F) is not supported yet")
+            "\(service.name): listener \(service.listener.type) through chain \(chain) is not supported yet"
+                + " (it would bind the port on the chain's last node)")
     }
     guard let chain = service.handler.chain, !chain.isEmpty else { return nil }
     return chain

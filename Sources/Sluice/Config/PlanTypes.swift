@@ -10,6 +10,7 @@ public struct RunPlan: Sendable {
     public var logLevel: LogLevel
     public var services: [ServicePlan]
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(threads: Int, grace: Int64, logLevel: LogLevel, services: [ServicePlan]) {
         self.threads = threads
         self.grace = grace
@@ -79,6 +80,7 @@ public struct ServicePlan: Sendable {
     /// The chain to dial through, from `-F` or `handler.chain`; nil when none.
     public var chain: ChainPlan?
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(
         name: String, listen: SocketAddress, listenHost: String? = nil, handler: String, listener: String,
         targets: [TargetPlan], selector: SelectorPlan = .default, dialTimeout: Int64 = 15 * GoDuration.second,
@@ -114,6 +116,7 @@ public struct TargetPlan: Sendable, Equatable {
     /// The address as the user wrote it, e.g. "example.com:80", for logs.
     public var text: String
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String) {
         self.name = name
         self.host = host
@@ -150,6 +153,7 @@ public struct SelectorPlan: Sendable, Equatable {
     /// round / 1 / 10s (`selector.DefaultMaxFails`, `DefaultFailTimeout`).
     public static let `default` = SelectorPlan(strategy: .round, maxFails: 1, failTimeout: 10 * GoDuration.second)
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(strategy: SelectorStrategy, maxFails: Int, failTimeout: Int64) {
         self.strategy = strategy
         self.maxFails = maxFails
@@ -168,6 +172,7 @@ public struct ProxyReceivePlan: Sendable, Equatable {
     /// Largest v2 address+TLV length accepted, 4096 by default.
     public var maxV2Length: Int
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(timeout: Int64, trusted: [CIDR], required: Bool, maxV2Length: Int) {
         self.timeout = timeout
         self.trusted = trusted
@@ -181,6 +186,7 @@ public struct ChainPlan: Sendable, Equatable {
     public var name: String
     public var hops: [HopPlan]
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(name: String, hops: [HopPlan]) {
         self.name = name
         self.hops = hops
@@ -193,6 +199,7 @@ public struct HopPlan: Sendable, Equatable {
     public var selector: SelectorPlan
     public var nodes: [NodePlan]
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(name: String, selector: SelectorPlan, nodes: [NodePlan]) {
         self.name = name
         self.selector = selector
@@ -210,6 +217,7 @@ public struct Credentials: Sendable, Equatable {
     public var username: String
     public var password: String
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(username: String, password: String) {
         self.username = username
         self.password = password
@@ -221,6 +229,7 @@ public struct HeaderField: Sendable, Equatable {
     public var name: String
     public var value: String
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(name: String, value: String) {
         self.name = name
         self.value = value
@@ -244,6 +253,7 @@ public struct NodePlan: Sendable, Equatable {
     /// Handshake deadline (connector metadata `timeout`) in nanoseconds; nil = none.
     public var connectTimeout: Int64?
 
+    /// Memberwise, for building plans directly (tests, other front ends).
     public init(
         name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String,
         connector: ConnectorKind = .http, auth: Credentials? = nil, proxyProtocol: Int = 0, headers: [HeaderField] = [],

@@ -228,3 +228,15 @@ func parseAuthParameter(_ text: String) throws(URLError) -> AuthConfig {
     return AuthConfig(
         username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
 }
+
+/// The URL text with the user info's password replaced by "xxxxx", as Go's `URL.Redacted`, so
+/// that error messages can quote an argument without leaking its secret.
+func redactPassword(_ text: String) -> String {
+    let start = text.utf8.firstRange(of: "://".utf8)?.upperBound ?? text.startIndex
+    let rest = text[start...]
+    let authority = rest[..<(rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex)]
+    guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else {
+        return text
+    }
+    return String(text[...colon]) + "xxxxx" + String(text[at...])
+}
