@@ -54,8 +54,9 @@ public enum CommandLineAction: Sendable, Equatable {
 /// seen; `-V` wins over everything that is checked after the flags are read.
 ///
 /// The log level is, in order: `-DD` (trace), `-D` (debug), `-log-level`, `GOST_LOGGER_LEVEL`,
-/// then the config's `log.level`. GOST gives `-D`/`-DD` precedence over the environment
-/// (`parser.Parse`); `-log-level` is Sluice's own and ranks like the environment's override.
+/// then the config's `log.level`. GOST gives `-D`/`-DD` precedence over the environment, and the
+/// environment over the file (`parser.Parse`); `-log-level` is Sluice's own and, as a flag, beats
+/// the environment but yields to `-D`/`-DD`.
 public func parseCommandLine(
     _ args: [String], environment: [String: String]
 ) throws(UsageError) -> CommandLineAction {
