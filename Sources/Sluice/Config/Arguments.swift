@@ -1,0 +1,213 @@
+// The command line: GOST's flags (`-L`, `-F`, `-D`, `-DD`, `-V`, …) and Sluice's own, parsed with
+// Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`).
+
+/// A command-line or configuration mistake; `message` says what is wrong and where. Exit status 2.
+public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong and where, ready to print after "sluice: ".
+    public var message: String
+    /// An error with `message`.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+
+    /// `-L "tcp://:99999/x": invalid port "99999"`; a password in the argument is shown as xxxxx.
+    init(flag: String, argument: String, _ message: String) {
+        self.message = "-\(flag) \"\(redactPassword(argument))\": \(message)"
+    }
+}
+
+/// Process exit statuses.
+public enum ExitStatus: Int32, Sendable {
+    /// Ran and stopped normally, or printed help or the version.
+    case success = 0
+    /// Start-up failed at run time: a port could not be bound, a name not resolved, …
+    case startupFailure = 1
+    /// The command line or configuration is wrong (a `UsageError`), as Go's flag package exits.
+    case usage = 2
+}
+
+/// What a valid command line asks for.
+public struct CommandLineOptions: Sendable, Equatable {
+    /// The configuration built from `-L` and `-F`.
+    public var config: Config
+    /// Threads, grace period and log level.
+    public var run: RunOptions
+
+    /// Memberwise.
+    public init(config: Config, run: RunOptions) {
+        self.config = config
+        self.run = run
+    }
+}
+
+/// The outcome of parsing the command line.
+public enum CommandLineAction: Sendable, Equatable {
+    case run(CommandLineOptions)
+    /// `-h`, `-help`, `--help`: print `usageText()` and exit 0.
+    case help
+    /// `-V`: print the version and exit 0.
+    case version
+}
+
+/// Parses the arguments after the program name, as Go's `flag.Parse` does for GOST: `-flag`,
+/// `--flag`, `-flag=value`, `-flag value` (bool flags only `-flag` or `-flag=true|false`),
+/// repeatable `-L`/`-F`, parsing stops at `--` or the first non-flag. Help wins as soon as it is
+/// seen; `-V` wins over everything that is checked after the flags are read.
+///
+/// The log level is, in order: `-DD` (trace), `-D` (debug), `-log-level`, `GOST_LOGGER_LEVEL`,
+/// then the config's `log.level`. GOST gives `-D`/`-DD` precedence over the environment, and the
+/// environment over the file (`parser.Parse`); `-log-level` is Sluice's own and, as a flag, beats
+/// the environment but yields to `-D`/`-DD`.
+public func parseCommandLine(
+    _ args: [String], environment: [String: String]
+) throws(UsageError) -> CommandLineAction {
+    var flags = FlagValues()
+    var index = 0
+    var sawTerminator = false
+    while index < args.count {
+        let arg = args[index]
+        guard arg.count >= 2, arg.hasPrefix("-") else { break }
+        var name = Substring(arg.dropFirst())
+        if name.hasPrefix("-") {
+            name = name.dropFirst()
+            if name.isEmpty {  // "--" ends the flags
+                index += 1
+                sawTerminator = true
+                break
+            }
+        }
+        guard let first = name.first, first != "-", first != "=" else { throw UsageError("bad flag syntax: \(arg)") }
+        index += 1
+        var value: String?
+        if let eq = name.firstIndex(of: "=") {
+            value = String(name[name.index(after: eq)...])
+            name = name[..<eq]
+        }
+        guard let flag = flagTable[String(name)] else {
+            if name == "h" || name == "help" { return .help }
+            throw UsageError("flag provided but not defined: -\(name)")
+        }
+        if flag.isBool {
+            guard let on = parseGoBool(value ?? "true") else {
+                throw UsageError("invalid boolean value \"\(value!)\" for -\(name): parse error")
+            }
+            _ = flag.set(&flags, on ? "true" : "false")
+            continue
+        }
+        if value == nil {
+            guard index < args.count else { throw UsageError("flag needs an argument: -\(name)") }
+            value = args[index]
+            index += 1
+        }
+        if let problem = flag.set(&flags, value!) {
+            throw UsageError("invalid value \"\(value!)\" for flag -\(name): \(problem)")
+        }
+    }
+    if index < args.count {
+        // GOST ignores what follows silently; its " -- " form starts several instances.
+        if sawTerminator {
+            throw UsageError(
+                "unexpected argument \"\(args[index])\" after --: running several instances is not supported")
+        }
+        throw UsageError("unexpected argument \"\(args[index])\" (every setting is a flag: see -h)")
+    }
+    if flags.version { return .version }
+    if let unsupported = flags.unsupported.first { throw UsageError(unsupported) }
+
+    var logLevel: LogLevel? = flags.trace ? .trace : flags.debug ? .debug : flags.logLevel
+    if logLevel == nil, let text = environment["GOST_LOGGER_LEVEL"], !text.isEmpty {
+        guard let level = LogLevel(name: text) else {
+            throw UsageError(
+                "GOST_LOGGER_LEVEL=\"\(text)\": unknown log level (use trace, debug, info, warning or error)")
+        }
+        logLevel = level
+    }
+    let config = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    return .run(
+        CommandLineOptions(
+            config: config, run: RunOptions(threads: flags.threads, grace: flags.grace, logLevel: logLevel)))
+}
+
+/// Everything the flags set, before it is checked as a whole.
+private struct FlagValues {
+    var services: [String] = []
+    var nodes: [String] = []
+    var debug = false
+    var trace = false
+    var version = false
+    var threads = 0
+    var grace: Int64 = 5 * GoDuration.second
+    var logLevel: LogLevel?
+    /// Messages for GOST flags that were given but are not implemented yet, in order.
+    var unsupported: [String] = []
+}
+
+/// A flag: whether it is boolean and how it stores a value (returning a problem, or nil).
+private struct Flag: Sendable {
+    var isBool = false
+    var set: @Sendable (inout FlagValues, String) -> String?
+}
+
+/// Go's `strconv.ParseBool`.
+private func parseGoBool(_ text: String) -> Bool? {
+    switch text {
+    case "1", "t", "T", "TRUE", "true", "True": true
+    case "0", "f", "F", "FALSE", "false", "False": false
+    default: nil
+    }
+}
+
+private func unsupported(_ message: String) -> Flag {
+    Flag { values, _ in
+        values.unsupported.append(message)
+        return nil
+    }
+}
+
+private let flagTable: [String: Flag] = [
+    "L": Flag { values, text in
+        values.services.append(text)
+        return nil
+    },
+    "F": Flag { values, text in
+        values.nodes.append(text)
+        return nil
+    },
+    "D": Flag(isBool: true) { values, text in
+        values.debug = text == "true"
+        return nil
+    },
+    "DD": Flag(isBool: true) { values, text in
+        values.trace = text == "true"
+        return nil
+    },
+    "V": Flag(isBool: true) { values, text in
+        values.version = text == "true"
+        return nil
+    },
+    "threads": Flag { values, text in
+        guard !text.isEmpty, text.utf8.allSatisfy(isDigit), let n = Int(text), n <= maxThreads else {
+            return "expected a whole number from 0 (one per CPU) to \(maxThreads)"
+        }
+        values.threads = n
+        return nil
+    },
+    "grace": Flag { values, text in
+        guard let ns = GoDuration.parseMetadata(text) else {
+            return "expected a duration such as 5s, 1m or 500ms"
+        }
+        guard ns >= 0 else { return "must not be negative" }
+        values.grace = ns
+        return nil
+    },
+    "log-level": Flag { values, text in
+        guard let level = LogLevel(name: text) else {
+            return "unknown level (use trace, debug, info, warning or error)"
+        }
+        values.logLevel = level
+        return nil
+    },
+    "C": unsupported("config files (-C) are not supported yet"),
+    "O": unsupported("printing the configuration (-O) is not supported yet"),
+    "api": unsupported("the web API (-api) is not supported yet"),
+    "metrics": unsupported("the metrics endpoint (-metrics) is not supported yet"),
+]

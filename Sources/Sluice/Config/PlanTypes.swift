@@ -1,0 +1,273 @@
+// The runtime plans: validated, fully defaulted values the reactor runs from, produced by
+// `makeRunPlan` from a `Config`. Nothing here is optional by accident or left to parse later.
+
+/// Everything the process runs: threads, shutdown grace, log level and the services.
+public struct RunPlan: Sendable {
+    /// Reactor threads, ≥ 1.
+    public var threads: Int
+    /// Shutdown grace period in nanoseconds.
+    public var grace: Int64
+    public var logLevel: LogLevel
+    public var services: [ServicePlan]
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(threads: Int, grace: Int64, logLevel: LogLevel, services: [ServicePlan]) {
+        self.threads = threads
+        self.grace = grace
+        self.logLevel = logLevel
+        self.services = services
+    }
+}
+
+/// Log levels, least to most severe.
+public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
+    case trace, debug, info, warning, error
+
+    /// The level as GOST v3.2.6 (logrus) writes it: "warning", not "warn".
+    public var name: String {
+        switch self {
+        case .trace: "trace"
+        case .debug: "debug"
+        case .info: "info"
+        case .warning: "warning"
+        case .error: "error"
+        }
+    }
+
+    /// Parses a level name in any case, as logrus does: "warn" means warning, and "fatal" and
+    /// "panic" (which GOST accepts) mean error, the most severe level Sluice logs.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "trace": self = .trace
+        case "debug": self = .debug
+        case "info": self = .info
+        case "warning", "warn": self = .warning
+        case "error", "fatal", "panic": self = .error
+        default: return nil
+        }
+    }
+
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One listening service.
+public struct ServicePlan: Sendable {
+    /// "service-0".
+    public var name: String
+    /// The bind address. An empty host binds `[::]:port` (dual-stack); `0.0.0.0:port` stays IPv4;
+    /// port 0 asks for an ephemeral port. A placeholder `[::]:port` when `listenHost` is set.
+    public var listen: SocketAddress
+    /// The bind host when it is a name to resolve at start-up (e.g. "localhost"), else nil.
+    public var listenHost: String?
+    /// Handler type as logged: "tcp", "rtcp".
+    public var handler: String
+    /// Listener type as logged: "tcp", "rtcp".
+    public var listener: String
+    /// Forward targets, at least one.
+    public var targets: [TargetPlan]
+    public var selector: SelectorPlan
+    /// Per-attempt dial timeout in nanoseconds: service metadata `dialTimeout`, 15s when absent
+    /// or zero; 0 here means no timeout (a negative `dialTimeout`, as in GOST's router).
+    public var dialTimeout: Int64
+    /// Handler metadata `idleTimeout` in nanoseconds; 0 = none.
+    public var idleTimeout: Int64
+    /// Receiving PROXY headers: set when service metadata `proxyProtocol` > 0 on a tcp listener.
+    public var receive: ProxyReceivePlan?
+    /// Sending PROXY headers to targets (handler metadata `proxyProtocol`): 0 off, 1 v1, 2 v2.
+    public var sendProxyProtocol: Int
+    /// Extra dial attempts, each with another node (`handler.retries`).
+    public var retries: Int
+    /// The chain to dial through, from `-F` or `handler.chain`; nil when none.
+    public var chain: ChainPlan?
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(
+        name: String, listen: SocketAddress, listenHost: String? = nil, handler: String, listener: String,
+        targets: [TargetPlan], selector: SelectorPlan = .default, dialTimeout: Int64 = 15 * GoDuration.second,
+        idleTimeout: Int64 = 0, receive: ProxyReceivePlan? = nil, sendProxyProtocol: Int = 0, retries: Int = 0,
+        chain: ChainPlan? = nil
+    ) {
+        self.name = name
+        self.listen = listen
+        self.listenHost = listenHost
+        self.handler = handler
+        self.listener = listener
+        self.targets = targets
+        self.selector = selector
+        self.dialTimeout = dialTimeout
+        self.idleTimeout = idleTimeout
+        self.receive = receive
+        self.sendProxyProtocol = sendProxyProtocol
+        self.retries = retries
+        self.chain = chain
+    }
+}
+
+/// A forward target.
+public struct TargetPlan: Sendable, Equatable {
+    /// "target-0".
+    public var name: String
+    /// The host as written, without brackets; "" for the local system.
+    public var host: String
+    public var port: UInt16
+    /// Set when the host is an IP literal or empty (empty → 127.0.0.1, Go's "local system");
+    /// nil when the host is a name to resolve at dial time.
+    public var address: SocketAddress?
+    /// The address as the user wrote it, e.g. "example.com:80", for logs.
+    public var text: String
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.address = address
+        self.text = text
+    }
+}
+
+/// How a node is picked among several.
+public enum SelectorStrategy: Sendable, Equatable {
+    case round, random, fifo, hash
+
+    /// GOST's names and aliases (`parsing/selector/parse.go`): round/rr, random/rand, fifo/ha, hash.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "round", "rr": self = .round
+        case "random", "rand": self = .random
+        case "fifo", "ha": self = .fifo
+        case "hash": self = .hash
+        default: return nil
+        }
+    }
+}
+
+/// Node selection with GOST's fail filter: a node is skipped while it has failed `maxFails`
+/// times and its last failure is less than `failTimeout` ago.
+public struct SelectorPlan: Sendable, Equatable {
+    public var strategy: SelectorStrategy
+    public var maxFails: Int
+    /// Nanoseconds.
+    public var failTimeout: Int64
+
+    /// round / 1 / 10s (`selector.DefaultMaxFails`, `DefaultFailTimeout`).
+    public static let `default` = SelectorPlan(strategy: .round, maxFails: 1, failTimeout: 10 * GoDuration.second)
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(strategy: SelectorStrategy, maxFails: Int, failTimeout: Int64) {
+        self.strategy = strategy
+        self.maxFails = maxFails
+        self.failTimeout = failTimeout
+    }
+}
+
+/// Receive-side PROXY protocol settings (service metadata `proxyProtocol.*`).
+public struct ProxyReceivePlan: Sendable, Equatable {
+    /// How long to wait for a header before treating the connection as headerless (ns), 10s.
+    public var timeout: Int64
+    /// Peers allowed to send a header; empty means anyone (GOST's behaviour).
+    public var trusted: [CIDR]
+    /// Close connections that arrive without a header.
+    public var required: Bool
+    /// Largest v2 address+TLV length accepted, 4096 by default.
+    public var maxV2Length: Int
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(timeout: Int64, trusted: [CIDR], required: Bool, maxV2Length: Int) {
+        self.timeout = timeout
+        self.trusted = trusted
+        self.required = required
+        self.maxV2Length = maxV2Length
+    }
+}
+
+/// A chain of hops to dial through.
+public struct ChainPlan: Sendable, Equatable {
+    public var name: String
+    public var hops: [HopPlan]
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(name: String, hops: [HopPlan]) {
+        self.name = name
+        self.hops = hops
+    }
+}
+
+/// One hop: interchangeable nodes and how to pick one.
+public struct HopPlan: Sendable, Equatable {
+    public var name: String
+    public var selector: SelectorPlan
+    public var nodes: [NodePlan]
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(name: String, selector: SelectorPlan, nodes: [NodePlan]) {
+        self.name = name
+        self.selector = selector
+        self.nodes = nodes
+    }
+}
+
+/// The proxy protocols Sluice can speak to a chain node.
+public enum ConnectorKind: Sendable, Equatable {
+    case http, socks5
+}
+
+/// A user name and password for a proxy node.
+public struct Credentials: Sendable, Equatable {
+    public var username: String
+    public var password: String
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(username: String, password: String) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// One extra request header for the http connector.
+public struct HeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A proxy node of a hop.
+public struct NodePlan: Sendable, Equatable {
+    public var name: String
+    public var host: String
+    public var port: UInt16
+    /// As for `TargetPlan.address`.
+    public var address: SocketAddress?
+    public var text: String
+    public var connector: ConnectorKind
+    public var auth: Credentials?
+    /// PROXY header sent right after connecting: 0 off, 1 v1, 2 v2 (node metadata, else the hop's).
+    public var proxyProtocol: Int
+    /// Extra CONNECT request headers (connector metadata `header`, a map), in file order.
+    public var headers: [HeaderField]
+    /// Handshake deadline (connector metadata `timeout`) in nanoseconds; nil = none.
+    public var connectTimeout: Int64?
+
+    /// Memberwise, for building plans directly (tests, other front ends).
+    public init(
+        name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String,
+        connector: ConnectorKind = .http, auth: Credentials? = nil, proxyProtocol: Int = 0, headers: [HeaderField] = [],
+        connectTimeout: Int64? = nil
+    ) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.address = address
+        self.text = text
+        self.connector = connector
+        self.auth = auth
+        self.proxyProtocol = proxyProtocol
+        self.headers = headers
+        self.connectTimeout = connectTimeout
+    }
+}

@@ -1,0 +1,66 @@
+// The `-h` text: one line per flag with its default, the -L/-F grammar, the query keys Sluice reads,
+// examples, the environment and the exit statuses.
+
+/// The help printed for `-h`; `program` is the name to show in the examples.
+public func usageText(program: String = "sluice") -> String {
+    """
+    Usage: \(program) -L url [-L url ...] [-F url ...] [flags]
+
+    Sluice is a TCP port forwarder that speaks GOST v3's command line.
+
+    Flags:
+      -L url            a service; repeatable, named service-0, service-1, ... (default: none)
+      -F url            a hop of the chain every service dials through; repeatable, in order (default: none)
+      -D                log at debug level (default false)
+      -DD               log at trace level (default false)
+      -log-level level  trace, debug, info, warning or error (default info, or $GOST_LOGGER_LEVEL)
+      -threads n        reactor threads, 0 = one per online CPU (default 0)
+      -grace duration   how long shutdown waits for open connections, e.g. 5s, 1m (default 5s)
+      -V                print the version and exit
+      -h, -help         print this help and exit
+      -C, -O, -api, -metrics are GOST flags that Sluice does not support yet.
+
+    Service URL (-L):
+      [handler[+listener]://][user:pass@][host]:port[-endport][/target[,target...]][?key=value&...]
+      Handlers and listeners: tcp and rtcp. With targets, the handler is the listener's name, so
+      http://:8080/h:80 is a tcp forwarder. A port range (:8000-8003) starts one service per port;
+      each takes the target of the same position, or all take the only one. Targets are host:port,
+      [IPv6]:port or a port range; an empty host is 127.0.0.1.
+
+    Chain URL (-F):
+      [connector[+dialer]://][user:pass@]host:port[,host:port...][?key=value&...]
+      Connectors: http (the default) and socks5; dialer: tcp. Several addresses share one hop.
+
+    Query keys (prefix service., handler. or listener. on -L, hop., node., connector. or dialer.
+    on -F to set one scope; a key without a prefix goes to all of them):
+      proxyProtocol=1            -L: accept PROXY v1/v2 headers (optional, from anyone)
+      proxyProtocol.trusted=cidrs  only these peers may send one; others are relayed untouched
+      proxyProtocol.required=true  close connections that arrive without a header
+      proxyProtocol.timeout=10s  how long to wait for a header (default 10s)
+      handler.proxyProtocol=1|2  -L: send a PROXY v1 or v2 header to the target
+      proxyProtocol=1|2          -F: send a PROXY header to the first proxy
+      strategy=round|random|fifo|hash, maxFails=1, failTimeout=30s   pick among targets
+      retries=0                  extra dial attempts, each with another target
+      dialTimeout=15s            per-attempt connect timeout
+      handler.idleTimeout=0      close connections idle this long (default never)
+
+    Examples:
+      Forward port 8080 to 192.0.2.10:80:
+        \(program) -L tcp://:8080/192.0.2.10:80
+      Spread over several targets, first healthy one wins:
+        \(program) -L "tcp://:8080/192.0.2.10:80,192.0.2.11:80?strategy=fifo&maxFails=3&failTimeout=30s"
+      Receive PROXY headers from a load balancer in front:
+        \(program) -L "tcp://:8080/192.0.2.10:80?proxyProtocol=1"
+      Send PROXY v2 headers to the target:
+        \(program) -L "tcp://:8080/192.0.2.10:80?handler.proxyProtocol=2"
+      Forward through an HTTP proxy (CONNECT):
+        \(program) -L tcp://:8080/example.com:443 -F http://user:pass@proxy.example:3128
+
+    Environment:
+      GOST_LOGGER_LEVEL  log level when no -D, -DD or -log-level is given
+
+    Exit status: 0 ok (also -h, -V), 1 start-up failure (e.g. a port cannot be bound),
+    2 usage error (a bad flag, URL or setting).
+
+    """
+}
