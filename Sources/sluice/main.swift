@@ -1,18 +1,51 @@
-// sluice: entry point. TEMPORARY argument handling until the config branch lands.
+// sluice: parse the command line, bind every listener, run the reactors until SIGINT/SIGTERM.
+// Exit status: 0 after a clean shutdown, 1 when start-up fails, 2 for usage errors.
 import CSluice
 import Glibc
 import Sluice
 
+/// Writes one line to stderr, unbuffered.
+func printError(_ text: String) {
+    let line = "sluice: \(text)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+// Block the shutdown signals before any thread starts, so every thread inherits the mask and only
+// the signalfd sees them.
 let signals = sl_signalfd_for_shutdown()
+
+let plan: RunPlan
+do {
+    var environment: [String: String] = [:]
+    if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
+    switch try parseCommandLine(Array(CommandLine.arguments.dropFirst()), environment: environment) {
+    case .help:
+        print(usageText(), terminator: "")
+        exit(ExitStatus.success.rawValue)
+    case .version:
+        print(versionLine)
+        exit(ExitStatus.success.rawValue)
+    case .run(let options):
+        plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: Int(sl_online_cpus()))
+    }
+} catch {
+    printError("\(error.message)")
+    exit(ExitStatus.usage.rawValue)
+}
+
+// Use the whole descriptor budget (the hard limit), as Go does since 1.19; never size memory by it.
+var soft: UInt64 = 0
+var hard: UInt64 = 0
+if sl_get_nofile(&soft, &hard) == 0 && soft < hard { _ = sl_set_nofile_soft(min(hard, 1 << 20)) }
+
 let sink = LogSink()
-let group = ReactorGroup(plan: temporaryPlan(Array(CommandLine.arguments.dropFirst())), sink: sink)
+let group = ReactorGroup(plan: plan, sink: sink)
 do {
     try group.start()
 } catch {
     sink.close()
-    let text = "sluice: \(error)\n"
-    _ = write(2, text, text.utf8.count)
-    exit(1)
+    printError(error.message)
+    exit(ExitStatus.startupFailure.rawValue)
 }
 let status = group.waitForShutdown(signals: signals)
 sink.close()
