@@ -110,6 +110,11 @@ struct TestSupportProcessSelfTests {
         echo 'not json' >&2
         echo '{"kind":"service","level":"info","msg":"listening on [::]:41235/tcp","service":"service-1"}' >&2
         echo '{"level":"info","msg":"ready","sid":"abc"}' >&2
+        echo '{"level":"info","msg":"127.0.0.1:5555 <> 127.0.0.1:41234","remote":"127.0.0.1:5555","sid":"s1"}' >&2
+        echo '{"level":"info","msg":"127.0.0.1:5555 <-> 127.0.0.1:80","node":"target-0","sid":"s1"}' >&2
+        echo '{"level":"error","msg":"dial tcp 127.0.0.1:81: connection refused","sid":"s1"}' >&2
+        echo '{"level":"info","msg":"127.0.0.1:5555 >-< 127.0.0.1:80","sid":"s1"}' >&2
+        echo '{"inputBytes":3,"level":"info","msg":"127.0.0.1:5555 >< 127.0.0.1:41234","sid":"s1"}' >&2
         echo 'to stdout'
         trap 'echo "{\"msg\":\"bye\"}" >&2; exit 0' TERM
         while true; do sleep 0.05; done
@@ -124,7 +129,16 @@ struct TestSupportProcessSelfTests {
         #expect(fake.lines(sid: "abc").count == 1)
         #expect(fake.lines.contains("not json"))
         #expect(fake.logLines.first { $0.text == "not json" }?.jsonError != nil)
-        #expect(fake.jsonLines.count == 3)
+        #expect(fake.jsonLines.count == 8)
+        let client = SocketAddress("127.0.0.1:5555")!
+        let log = try #require(fake.closedConnectionLog(client: client, timeout: .seconds(2)))
+        #expect(log.sid == "s1")
+        #expect(log.lines.count == 5)
+        #expect(log.connected?["node"]?.string == "target-0")
+        #expect(log.closed?["inputBytes"]?.int == 3)
+        #expect(log.position(of: log.relayEnded) == 3)
+        #expect(log.errors.count == 1)
+        #expect(fake.errorSIDs(containing: "Connection Refused") == ["s1"])
         #expect((fake.rssKiB() ?? 0) > 0)
         #expect((fake.openFDCount() ?? 0) >= 3)
         #expect(fake.process.waitForLine(stream: .stdout, timeout: .seconds(2)) { $0.text == "to stdout" } != nil)

@@ -22,6 +22,16 @@ struct TestSupportServerSelfTests {
         #expect(echo.acceptedCount == 200)
     }
 
+    @Test func echoLoadOf1000ConnectionsCompletesQuickly() throws {
+        let echo = try EchoServer()
+        let result = try runEchoLoad(to: echo.address, connections: 1000, bytesEach: 64 << 10)
+        #expect(echo.acceptedCount == 1000)
+        #expect(echo.waitForClosed(1000))
+        #expect(
+            result.connectTime + result.echoTime < .seconds(10),
+            "connect \(result.connectTime), echo \(result.echoTime)")
+    }
+
     @Test func echoServerFinishesEchoingAfterClientHalfClose() throws {
         let echo = try EchoServer()
         let connection = try TestConnection.connect(to: echo.address)
