@@ -254,6 +254,13 @@ public final class TestConnection: @unchecked Sendable {
         guard Glibc.shutdown(fd, Int32(SHUT_WR)) != -1 else { throw TestSupportError.system("shutdown SHUT_WR") }
     }
 
+    /// Shuts down both directions without closing: wakes any thread blocked on this socket (a
+    /// sender thread after a failed receive, say). The descriptor stays valid until `close`.
+    public func shutdown() {
+        guard fd >= 0 else { return }
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// Closes the socket with FIN. Idempotent.
     public func close() {
         guard fd >= 0 else { return }
