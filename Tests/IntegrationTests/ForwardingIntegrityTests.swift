@@ -1,0 +1,66 @@
+// Forwarding integrity: bulk bytes both ways arrive intact, and half-close works in both
+// directions (issue 2, tests 1 and 2).
+import Glibc
+import Sluice
+import TestSupport
+import Testing
+
+extension ForwardingTests {
+    @Suite("Integrity and half-close")
+    struct Integrity {
+        /// Test 1: 32 MiB of random bytes go out while the echo comes back on another thread; both
+        /// the target and the client see exactly the bytes sent.
+        @Test func thirtyTwoMiBEachWayArriveIntact() throws {
+            let echo = try EchoServer()
+            let sluice = try SluiceProcess.forwarding(to: [echo.target])
+            let connection = try sluice.connect(timeout: .seconds(30))
+            let data = TestData.random(count: 32 << 20, seed: 2024)
+            let sent = Checksum(data)
+            let sendFailure = Locked<String?>(nil)
+            let sender = TestThread.spawn {
+                do { try connection.sendAll(data) } catch { sendFailure.set("\(error)") }
+            }
+            defer {
+                connection.shutdown()  // unblocks the sender if receiving failed
+                sender.join()
+            }
+            var received = Checksum()
+            try connection.receiveStream(exactly: data.count) { received.update($0) }
+            sender.join()
+            #expect(sendFailure.value == nil)
+            #expect(received == sent, "client got \(received), sent \(sent)")
+            #expect(
+                echo.records.first?.received == sent, "target got \(String(describing: echo.records.first?.received))")
+        }
+
+        /// Test 2a: the client sends, then half-closes; the target replies only after EOF, and the
+        /// client still gets the whole reply, then EOF.
+        @Test func clientHalfCloseStillGetsTheWholeReply() throws {
+            let target = try HalfCloseServer(replyCount: 1 << 20)
+            let sluice = try SluiceProcess.forwarding(to: [target.target])
+            let connection = try sluice.connect()
+            let request = TestData.random(count: 1 << 20, seed: 21)
+            try connection.sendAll(request)
+            try connection.shutdownWrite()
+            let reply = try connection.checksumUntilEOF()  // ends at EOF, so the FIN came through
+            #expect(reply == target.pattern.checksum(count: 1 << 20), "reply \(reply)")
+            #expect(target.waitForClosed(1))
+            #expect(target.records.first?.sawEOF == true)
+            #expect(target.records.first?.received == Checksum(request))
+        }
+
+        /// Test 2b (mirror): the target sends, then half-closes but keeps reading; the client
+        /// reads to EOF, then sends, and the target receives every byte.
+        @Test func targetHalfCloseStillReceivesTheClientsBytes() throws {
+            let target = try SenderServer(count: 1 << 20, seed: 22, then: .shutdownWriteAndRead)
+            let sluice = try SluiceProcess.forwarding(to: [target.target])
+            let connection = try sluice.connect()
+            #expect(try connection.checksumUntilEOF() == target.pattern.checksum(count: 1 << 20))
+            let upload = TestData.random(count: 1 << 20, seed: 23)
+            try connection.sendAll(upload)
+            try connection.shutdownWrite()
+            #expect(target.waitForClosed(1), "the target never saw the client's EOF")
+            #expect(target.records.first?.received == Checksum(upload))
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// Integration tests run the real binary against real sockets on loopback.
-import Testing
