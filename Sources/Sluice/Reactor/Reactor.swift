@@ -35,6 +35,9 @@ public final class Reactor: @unchecked Sendable {
     private var ready: [Session] = []
     private var listeners: [ReactorListener] = []
     var timers: TimerWheel
+    private var firedTimers: [TimerEntry] = []
+    private var lastHousekeeping: Int64 = 0
+    private var pipeLeasesAtLastLook = 0
     let resources: RelayResources
     let logger: Logger
     let mailbox = Mailbox()
@@ -120,21 +123,19 @@ public final class Reactor: @unchecked Sendable {
     /// Runs until shutdown has finished on this reactor.
     public func run() {
         while !finished {
-            let timeout: Int32 = ready.isEmpty ? timers.millisecondsUntilNext(now: now) : 0
+            var timeout: Int32 = ready.isEmpty ? timers.millisecondsUntilNext(now: now) : 0
+            if resources.pipes.idleCount > 0 || resources.buffers.idleCount > 0 {
+                // Wake up to trim the pools even when nothing else is scheduled.
+                timeout = timeout < 0 ? 500 : min(timeout, 500)
+            }
             let n = sl_epoll_wait(epfd, events, maxEvents, timeout)
             now = monotonicNanoseconds()
             if n > 0 {
                 for i in 0..<Int(n) { dispatch(events + i) }
             }
             runReady()
-            if timers.count > 0 {
-                timers.advance(to: now) { entry in
-                    let i = Int(entry.slot)
-                    if i < sessions.count, let session = sessions[i], session.generation == entry.generation {
-                        session.timerFired(tick: entry.tick)
-                    }
-                }
-            }
+            if timers.count > 0 { fireTimers() }
+            if now - lastHousekeeping >= 500 * nanosecondsPerMillisecond { housekeeping() }
             logger.flush()
             if !accepting && sessionCount == 0 { finished = true }
         }
@@ -160,6 +161,28 @@ public final class Reactor: @unchecked Sendable {
         default:
             for message in mailbox.drain() { handle(message) }
         }
+    }
+
+    /// Twice a second: pools that were not used since the last look give their idle pipes and
+    /// buffers back, so descriptors and memory return to baseline after a burst.
+    private func housekeeping() {
+        lastHousekeeping = now
+        if resources.pipes.leases == pipeLeasesAtLastLook { resources.pipes.trim() }
+        pipeLeasesAtLastLook = resources.pipes.leases
+        if resources.buffers.leased == 0 { resources.buffers.trim() }
+    }
+
+    /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its
+    /// handler, which must not happen while the wheel is being walked.
+    private func fireTimers() {
+        timers.advance(to: now) { firedTimers.append($0) }
+        for entry in firedTimers {
+            let i = Int(entry.slot)
+            if i < sessions.count, let session = sessions[i], session.generation == entry.generation {
+                session.timerFired(tick: entry.tick)
+            }
+        }
+        firedTimers.removeAll(keepingCapacity: true)
     }
 
     private func runReady() {

@@ -25,6 +25,15 @@ public final class BufferPool {
         idle.reserveCapacity(keep)
     }
 
+    /// Idle buffers in the pool.
+    public var idleCount: Int { idle.count }
+
+    /// Frees the idle buffers (the reactor calls this when the pool was not used for a while).
+    public func trim() {
+        for buffer in idle { buffer.deallocate() }
+        idle.removeAll(keepingCapacity: true)
+    }
+
     @inline(__always)
     public func lease() -> UnsafeMutableRawPointer {
         leased += 1

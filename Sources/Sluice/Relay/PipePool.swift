@@ -27,9 +27,15 @@ public final class PipePool {
         idle.reserveCapacity(limit)
     }
 
+    /// Leases so far: the reactor trims the pool when this stops moving.
+    public private(set) var leases = 0
+    /// Idle pipes in the pool.
+    public var idleCount: Int { idle.count }
+
     /// An empty pipe, or `.none` when the cap is reached or the kernel refuses one.
     @inline(__always)
     public func lease() -> Pipe {
+        leases &+= 1
         if let pipe = idle.popLast() { return pipe }
         guard created < limit else { return .none }
         var fds: (Int32, Int32) = (-1, -1)
@@ -47,6 +53,17 @@ public final class PipePool {
     @inline(__always)
     public func release(_ pipe: Pipe) {
         idle.append(pipe)
+    }
+
+    /// Closes the idle pipes (the reactor calls this when none was leased for a while), so a past
+    /// burst does not keep descriptors and pipe pages forever.
+    public func trim() {
+        for pipe in idle {
+            Glibc.close(pipe.read)
+            Glibc.close(pipe.write)
+        }
+        created -= idle.count
+        idle.removeAll(keepingCapacity: true)
     }
 
     /// Closes a pipe that may still hold bytes (its session is closing).
