@@ -69,11 +69,11 @@ extension ForwardingTests {
                 "stdout: \(result.stdout) stderr: \(result.stderr)")
         }
 
-        /// Test 12: `-h` exits 0 and prints the usage, flags and an EXAMPLES section.
+        /// Test 12: `-h` exits 0 and prints the usage, flags and an Examples section.
         @Test func helpFlag() throws {
             let result = try SluiceProcess.run(["-h"])
             #expect(result.exitCode == 0)
-            for word in ["-L", "-threads", "-grace", "-D", "-V", "EXAMPLES", "tcp://"] {
+            for word in ["-L", "-threads", "-grace", "-D", "-V", "Examples:", "tcp://"] {
                 #expect(result.stdout.contains(word), "help lacks \(word): \(result.stdout)")
             }
         }
