@@ -26,6 +26,8 @@ public final class BackgroundProcess: @unchecked Sendable {
     private let state = Locked(State())
     private let reaped = Locked<ExitStatus?>(nil)
     private let readerDone = Locked(false)
+    /// The thread splitting output into lines; joined by `stop` once it has finished.
+    private let reader = Locked<TestThread?>(nil)
 
     struct State {
         var stdout: [OutputLine] = []
@@ -45,10 +47,11 @@ public final class BackgroundProcess: @unchecked Sendable {
         self.arguments = arguments
         let state = self.state
         let readerDone = self.readerDone
-        _ = TestThread.spawn {
-            BackgroundProcess.readLoop(child: child, parseJSON: parseJSON, into: state)
-            readerDone.set(true)
-        }
+        reader.set(
+            TestThread.spawn {
+                BackgroundProcess.readLoop(child: child, parseJSON: parseJSON, into: state)
+                readerDone.set(true)
+            })
     }
 
     deinit { stop() }
@@ -183,6 +186,15 @@ public final class BackgroundProcess: @unchecked Sendable {
             while waitpid(pid, &raw, 0) == -1 && Errno.current == .interrupted {}
             status = ExitStatus(waitStatus: raw)
         }
-        waitUntil(timeout: .seconds(2)) { readerDone.value }
+        // The reader ends at EOF on both streams, which the kill guarantees unless a grandchild
+        // still holds them; then it is left running rather than blocking the test.
+        if waitUntil(timeout: .seconds(2), { readerDone.value }),
+            let thread = reader.withLock({ r -> TestThread? in
+                defer { r = nil }
+                return r
+            })
+        {
+            thread.join()
+        }
     }
 }
