@@ -71,15 +71,29 @@ public enum Listeners {
     /// the same port (and an overlapping address) in /proc/net/tcp and tcp6.
     static func existingListener(on address: SocketAddress) -> String? {
         for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = readFile(path) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count > 3, fields[3] == "0A" else { continue }  // TCP_LISTEN
-                let local = fields[1].split(separator: ":")
-                guard local.count == 2, let port = UInt16(local[1], radix: 16), port == address.port else { continue }
-                let hex = local[0]
-                let wildcard = hex.allSatisfy { $0 == "0" }
-                if wildcard || isWildcard(address) || sameAddress(String(hex), address) {
+            guard let table = readFile(path) else { continue }
+            // Lines look like "  0: 0100007F:1F90 00000000:0000 0A …": fields 1 (local address)
+            // and 3 (state; 0A is LISTEN). Scanned as bytes: the table can hold many thousand lines.
+            var fields: [Range<Int>] = []
+            var lineStart = 0
+            for end in table.indices where table[end] == 0x0A {
+                defer { lineStart = end + 1 }
+                fields.removeAll(keepingCapacity: true)
+                var i = lineStart
+                while i < end && fields.count < 4 {
+                    while i < end && table[i] == 0x20 { i += 1 }
+                    let start = i
+                    while i < end && table[i] != 0x20 { i += 1 }
+                    if i > start { fields.append(start..<i) }
+                }
+                guard fields.count == 4, table[fields[3]].elementsEqual("0A".utf8) else { continue }
+                let local = table[fields[1]]
+                guard let colon = local.firstIndex(of: 0x3A),
+                    let port = UInt16(String(decoding: local[(colon + 1)...], as: UTF8.self), radix: 16),
+                    port == address.port
+                else { continue }
+                let hex = String(decoding: local[..<colon], as: UTF8.self)
+                if hex.allSatisfy({ $0 == "0" }) || isWildcard(address) || sameAddress(hex, address) {
                     return "another socket listens on port \(port)"
                 }
             }
@@ -115,7 +129,7 @@ public enum Listeners {
         return IPAddress.v6(v6).unmapped == address.ip.unmapped
     }
 
-    static func readFile(_ path: String) -> String? {
+    static func readFile(_ path: String) -> [UInt8]? {
         let fd = sl_open_readonly(path)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
@@ -126,6 +140,6 @@ public enum Listeners {
             if n <= 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 }
