@@ -42,6 +42,25 @@ extension ProxyProtocolIntegrationTests {
             #expect(target.acceptedCount == 0)
         }
 
+        /// A SOCKS5 hop that cannot reach the target answers "connection refused" (reply 5): the
+        /// client is closed promptly and the error line carries the reply's meaning.
+        @Test func socks5RefusalIsLogged() throws {
+            let socks = try TestSOCKS5Server()
+            let dead = try ClosedPort()
+            let sluice = try SluiceProcess.chained(to: dead.target, hops: ["socks5://\(socks.target)"])
+            let connection = try sluice.connect()
+            let client = try connection.clientAddress
+            let outcome = connection.waitForClose(timeout: .seconds(3))
+            #expect(outcome.isClosed, "client saw \(outcome)")
+            let log = try sluice.requireClosedLog(client)
+            #expect(
+                log.errors.compactMap { $0["msg"]?.string } == [
+                    "route(retry=0) node-0@\(socks.target): socks5: connection refused",
+                    "node-0@\(socks.target): socks5: connection refused",
+                ], "\(log)")
+            #expect(socks.records.first?.reply == 5)
+        }
+
         /// `-F http://<dead>,<live>`: every connection succeeds. The first tries the dead node (one
         /// `route(retry=0)` error naming it) and fails over to the live one within the same client
         /// connection; the dead node is then marked (maxFails 1, failTimeout 10 s by default), so
@@ -90,14 +109,20 @@ extension ProxyProtocolIntegrationTests {
         }
 
         /// Two nodes, the first answering 503: the client's connection still succeeds through the
-        /// second node, after one `route(retry=0)` error naming the first node and its status.
-        @Test func refusingNodeIsFailedOverWithinTheConnection() throws {
+        /// second node, after one `route(retry=0)` error naming the first node and its status. With
+        /// `strategy=round` and `strategy=fifo` (which both pick node-0 first): failover goes to
+        /// *another* node, each at most once.
+        @Test(arguments: ["round", "fifo"])
+        func refusingNodeIsFailedOverWithinTheConnection(_ strategy: String) throws {
             let refusing = try RecordingHTTPProxy.refusing("503 Service Unavailable")
             let proxy = try RecordingHTTPProxy()
             let echo = try EchoServer()
-            let sluice = try SluiceProcess.chained(to: echo.target, hops: ["http://\(refusing.target),\(proxy.target)"])
+            let sluice = try SluiceProcess.chained(
+                to: echo.target, hops: ["http://\(refusing.target),\(proxy.target)?strategy=\(strategy)"])
             let connection = try sluice.connect()
-            #expect(try connection.echo("second node"))
+            let echoed = (try? connection.echo("second node")) ?? false
+            waitUntil(timeout: .seconds(2)) { sluice.closeLineCount >= 1 || echoed }
+            #expect(echoed, "the client was closed; route errors: \(sluice.routeErrors)")
             #expect(
                 sluice.routeErrors == ["route(retry=0) node-0@\(refusing.target): 503 Service Unavailable"],
                 "stderr:\n\(sluice.stderrText)")

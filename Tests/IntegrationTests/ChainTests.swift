@@ -55,6 +55,22 @@ extension ProxyProtocolIntegrationTests {
             #expect(log.connected?["msg"]?.string == "\(client) <-> \(target.target)", "\(log)")
         }
 
+        /// Receive and chain together: the node's PROXY header names the original client and
+        /// destination from the header Sluice received (203.0.113.7:40000 → 198.51.100.1:443).
+        @Test func nodeHeaderCarriesTheReceivedAddresses() throws {
+            let proxy = try RecordingHTTPProxy(.init(expectsProxyHeader: true))
+            let echo = try EchoServer()
+            let sluice = try SluiceProcess.chained(
+                to: echo.target, query: "proxyProtocol=1", hops: ["http://\(proxy.target)?proxyProtocol=1"])
+            let connection = try sluice.connect(from: peer2)
+            try connection.sendAll(spoofedV1)
+            #expect(try connection.echo("relayed"))
+            let record = try #require(proxy.waitForRecords(1)?.first)
+            #expect(
+                record.received == spoofedV1 + ascii(connectHead(echo.target)),
+                "proxy got \(printable(record.received))")
+        }
+
         /// `proxyProtocol=2` on the node: the proxy parses a v2 header (the client's addresses) and
         /// then exactly the CONNECT head; without the handler's header the target gets only the
         /// client's bytes.

@@ -49,6 +49,17 @@ extension ProxyProtocolIntegrationTests {
             #expect(log.closed?["client"]?.string == expected, "\(log)")
         }
 
+        /// A header followed in the same write by 200 KiB, far more than Sluice reads while sniffing:
+        /// the target gets all of it, in order (the sniffed part first, then the rest from the socket).
+        @Test func largePayloadBehindTheHeaderArrivesInOrder() throws {
+            let target = try RecordingServer()
+            let sluice = try SluiceProcess.receiving(to: [target.target])
+            let payload = TestData.random(count: 200 << 10, seed: 4)
+            let run = try runValid(ascii("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n") + payload, through: sluice, to: target)
+            #expect(Checksum(run.targetData) == Checksum(payload))
+            #expect(run.log.closed?["inputBytes"]?.int == payload.count, "\(run.log)")
+        }
+
         /// T-stray-after: V2-TCP4-AUTH followed in the same write by 8 bytes that look like a TLV. The
         /// header's `len` ends it: the 8 bytes are payload and reach the target untouched.
         @Test func bytesAfterTheV2LengthArePayloadNotTLVs() throws {

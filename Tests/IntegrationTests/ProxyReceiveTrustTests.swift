@@ -73,6 +73,23 @@ extension ProxyProtocolIntegrationTests {
             #expect(data == [httpRequest, httpRequest, spoofedV1 + httpRequest], "\(data.map(printable))")
         }
 
+        /// On a dual-stack `:0` listener an IPv4 peer's socket address is `::ffff:127.0.0.2`; it still
+        /// matches `trusted=127.0.0.2` (lavinmq #2070), while 127.0.0.3 does not.
+        @Test func trustMatchesIPv4PeersOnADualStackListener() throws {
+            let target = try RecordingServer()
+            let sluice = try SluiceProcess.receiving(
+                to: [target.target], query: "proxyProtocol.trusted=127.0.0.2", listen: ":0")
+            for (source, want) in [(peer2, "203.0.113.7:40000"), (peer3, nil)] {
+                let connection = try sluice.connect(from: source)
+                let client = try connection.clientAddress
+                try connection.sendAll(spoofedV1 + httpRequest)
+                try connection.shutdownWrite()
+                _ = try connection.receiveUntilEOF()
+                let log = try sluice.requireClosedLog(client)
+                #expect(log.accepted?["client"]?.string == (want ?? client.description), "from \(source): \(log)")
+            }
+        }
+
         /// Required mode (`trusted=127.0.0.2`, `required=true`): a trusted peer without a header is
         /// closed at once (first byte `G`) with a warning and nothing dialled; with a header it is
         /// served; an untrusted peer is served as plain, its header bytes as payload.

@@ -113,6 +113,45 @@ extension ProxyProtocolIntegrationTests {
             #expect(v2SSLALPNAuth.count == 16 + 0x4a)
         }
 
+        /// A v2 header with `len` = NOOP padding up to the given total, 203.0.113.7:40000 → 198.51.100.1:443.
+        static func padded(length: Int) -> [UInt8] {
+            let padding = length - 12 - 3
+            return hex(v2Signature + "2111") + [UInt8(length >> 8), UInt8(length & 0xff)]
+                + hex("cb007107 c6336401 9c40 01bb") + [0x04, UInt8(padding >> 8), UInt8(padding & 0xff)]
+                + [UInt8](repeating: 0, count: padding)
+        }
+
+        /// §2.7: `len` up to the 4096 default cap is accepted (a 4,112-byte header, sniffed whole),
+        /// 4097 is rejected as soon as the fixed part arrives.
+        @Test func lengthCapIs4096ByDefault() throws {
+            let target = try RecordingServer()
+            let sluice = try SluiceProcess.receiving(to: [target.target])
+            let run = try runValid(Self.padded(length: 4096) + httpRequest, through: sluice, to: target)
+            expectAccepted(run, payload: httpRequest, client: "203.0.113.7:40000", sluice: sluice, target: target)
+            let other = try RecordingServer()
+            try expectRejected(
+                Array(Self.padded(length: 4097).prefix(16)), reason: "v2 length exceeds limit", sluice: sluice,
+                target: other)
+        }
+
+        /// `proxyProtocol.maxLength=36`: V2-TCP6 (len 36) and V2-TCP4-AUTH (len 20) are accepted,
+        /// V2-SSL-ALPN-AUTH (len 74) is rejected.
+        @Test func lengthCapIsConfigurable() throws {
+            let tcp6 = hex(
+                "0d0a0d0a000d0a515549540a2121002420010db800000000000000000000000120010db8000000000000000000000002c93801bb"
+            )
+            for (input, client) in [(tcp6, "[2001:db8::1]:51512"), (v2TCP4Auth, "127.0.0.1:42")] {
+                let target = try RecordingServer()
+                let sluice = try SluiceProcess.receiving(to: [target.target], query: "proxyProtocol.maxLength=36")
+                let run = try runValid(input + httpRequest, through: sluice, to: target)
+                expectAccepted(run, payload: httpRequest, client: client, sluice: sluice, target: target)
+            }
+            let target = try RecordingServer()
+            let sluice = try SluiceProcess.receiving(to: [target.target], query: "proxyProtocol.maxLength=36")
+            try expectRejected(
+                v2SSLALPNAuth + httpRequest, reason: "v2 length exceeds limit", sluice: sluice, target: target)
+        }
+
         /// TRUNC-EOF: V2-TCP4-AUTH without its last 3 bytes, then FIN: closed, warned, never dialled.
         @Test func truncatedHeaderThenFINIsRejected() throws {
             let target = try RecordingServer()
