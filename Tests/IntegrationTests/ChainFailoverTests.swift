@@ -85,6 +85,23 @@ extension ProxyProtocolIntegrationTests {
             #expect(errors.first?.contains("connection refused") == true, "\(errors)")
         }
 
+        /// Failover within one connection must move to *another* node even while the failed one is
+        /// still below `maxFails` (here 3, so it is not yet marked out): with `strategy=fifo`, the
+        /// first connection fails on the dead node-0 once, then succeeds through node-1. (Forward
+        /// targets do this; see `ForwardingTests.Dial`.)
+        @Test func deadNodeBelowMaxFailsIsFailedOverWithinTheConnection() throws {
+            let dead = try ClosedPort()
+            let proxy = try RecordingHTTPProxy()
+            let echo = try EchoServer()
+            let sluice = try SluiceProcess.chained(
+                to: echo.target, hops: ["http://\(dead.target),\(proxy.target)?strategy=fifo&maxFails=3"])
+            let connection = try sluice.connect()
+            let echoed = (try? connection.echo("first connection")) ?? false
+            waitUntil(timeout: .seconds(2)) { sluice.closeLineCount >= 1 || echoed }
+            #expect(echoed, "the client was closed; route errors: \(sluice.routeErrors)")
+            #expect(sluice.routeErrors.count == 1, "\(sluice.routeErrors)")
+        }
+
         /// With `failTimeout=1s` on the hop, the mark expires: after 1.2 s the dead node is tried
         /// again (round robin reaches it within two connections), adding exactly one route error.
         @Test func deadNodeMarkExpiresAfterFailTimeout() throws {

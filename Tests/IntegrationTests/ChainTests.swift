@@ -97,10 +97,15 @@ extension ProxyProtocolIntegrationTests {
             let echo = try EchoServer()
             let sluice = try SluiceProcess.chained(to: echo.target, hops: ["http://\(proxy.target)"])
             let connection = try sluice.connect()
+            let client = try connection.clientAddress
             #expect(try connection.echo("through one hop"))
             let record = try #require(proxy.waitForRecords(1)?.first)
             #expect(record.received == ascii(connectHead(echo.target)), "proxy got \(printable(record.received))")
             #expect(record.field("Proxy-Authorization") == nil)
+            // The byte counts are the client's and the target's bytes, not the handshake's.
+            connection.close()
+            let log = try sluice.requireClosedLog(client)
+            #expect(log.closed?["inputBytes"]?.int == 15 && log.closed?["outputBytes"]?.int == 15, "\(log)")
         }
 
         /// Two hops, http then socks5: 256 KiB go through both tunnels and back from an echo target.
