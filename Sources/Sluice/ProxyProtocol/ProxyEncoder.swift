@@ -128,11 +128,12 @@ public enum ProxyEncoder {
                 store(ipv4(destination).value, 20)
                 n = 24
             } else {
-                for address in [source.ip.asIPv6, destination.ip.asIPv6] {
-                    store(address.high, n)
-                    store(address.low, n + 8)
-                    n += 16
-                }
+                let (from, to) = (source.ip.asIPv6, destination.ip.asIPv6)
+                store(from.high, 16)
+                store(from.low, 24)
+                store(to.high, 32)
+                store(to.low, 40)
+                n = 48
             }
             store(source.port, n)
             store(destination.port, n + 2)
@@ -222,12 +223,15 @@ public enum ProxyEncoder {
             n += 3 + value.count
         }
         tlvs.alpn?.withUnsafeBytes { tlv(ProxyTLVType.alpn, $0) }
-        if tlvs.authority?.utf8.withContiguousStorageIfAvailable({
-            tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0))
-        })
-            == nil, var authority = tlvs.authority
-        {
-            authority.withUTF8 { tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0)) }  // a non-contiguous String
+        if tlvs.authority != nil {
+            // Native Strings are contiguous UTF-8 (small ones are copied to the stack): no allocation.
+            let written: Void? = tlvs.authority!.utf8.withContiguousStorageIfAvailable {
+                tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0))
+            }
+            if written == nil {
+                var authority = tlvs.authority!
+                authority.withUTF8 { tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0)) }
+            }
         }
         tlvs.uniqueID?.withUnsafeBytes { tlv(ProxyTLVType.uniqueID, $0) }
         if let padding = tlvs.noopPadding {
