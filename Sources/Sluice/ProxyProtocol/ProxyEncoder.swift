@@ -15,8 +15,8 @@ public struct ProxyEncodeTLVs: Equatable, Sendable {
     /// 0x03: a CRC32C over the whole header, computed after everything else is written.
     public var crc32c: Bool
 
-    /// No TLVs.
-    public static let none = ProxyEncodeTLVs()
+    /// No TLVs. (Computed, so passing it costs no global access or copy.)
+    public static var none: ProxyEncodeTLVs { ProxyEncodeTLVs() }
 
     public init(
         alpn: [UInt8]? = nil, authority: String? = nil, uniqueID: [UInt8]? = nil, noopPadding: Int? = nil,
@@ -31,15 +31,16 @@ public struct ProxyEncodeTLVs: Equatable, Sendable {
 
     /// The bytes these TLVs take, checked against the per-TLV limits.
     func encodedLength() throws(ProxyEncodeError) -> Int {
+        // Optional chaining reads the counts without copying (retaining) the values.
         var length = 0
-        if let alpn { length += 3 + alpn.count }
-        if let authority {
-            guard authority.utf8.count <= ProxyTLVType.maxAuthorityLength else { throw .authorityTooLong }
-            length += 3 + authority.utf8.count
+        if let count = alpn?.count { length += 3 + count }
+        if let count = authority?.utf8.count {
+            guard count <= ProxyTLVType.maxAuthorityLength else { throw .authorityTooLong }
+            length += 3 + count
         }
-        if let uniqueID {
-            guard uniqueID.count <= ProxyTLVType.maxUniqueIDLength else { throw .uniqueIDTooLong }
-            length += 3 + uniqueID.count
+        if let count = uniqueID?.count {
+            guard count <= ProxyTLVType.maxUniqueIDLength else { throw .uniqueIDTooLong }
+            length += 3 + count
         }
         if let noopPadding {
             guard noopPadding >= 0 else { throw .invalidPadding }
@@ -127,11 +128,12 @@ public enum ProxyEncoder {
                 store(ipv4(destination).value, 20)
                 n = 24
             } else {
-                for address in [source.ip.asIPv6, destination.ip.asIPv6] {
-                    store(address.high, n)
-                    store(address.low, n + 8)
-                    n += 16
-                }
+                let (from, to) = (source.ip.asIPv6, destination.ip.asIPv6)
+                store(from.high, 16)
+                store(from.low, 24)
+                store(to.high, 32)
+                store(to.low, 40)
+                n = 48
             }
             store(source.port, n)
             store(destination.port, n + 2)
@@ -220,11 +222,18 @@ public enum ProxyEncoder {
             }
             n += 3 + value.count
         }
-        if let alpn = tlvs.alpn { alpn.withUnsafeBytes { tlv(ProxyTLVType.alpn, $0) } }
-        if var authority = tlvs.authority {
-            authority.withUTF8 { tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0)) }
+        tlvs.alpn?.withUnsafeBytes { tlv(ProxyTLVType.alpn, $0) }
+        if tlvs.authority != nil {
+            // Native Strings are contiguous UTF-8 (small ones are copied to the stack): no allocation.
+            let written: Void? = tlvs.authority!.utf8.withContiguousStorageIfAvailable {
+                tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0))
+            }
+            if written == nil {
+                var authority = tlvs.authority!
+                authority.withUTF8 { tlv(ProxyTLVType.authority, UnsafeRawBufferPointer($0)) }
+            }
         }
-        if let uniqueID = tlvs.uniqueID { uniqueID.withUnsafeBytes { tlv(ProxyTLVType.uniqueID, $0) } }
+        tlvs.uniqueID?.withUnsafeBytes { tlv(ProxyTLVType.uniqueID, $0) }
         if let padding = tlvs.noopPadding {
             out.storeBytes(of: ProxyTLVType.noop, toByteOffset: n, as: UInt8.self)
             out.storeBytes(of: UInt16(padding).bigEndian, toByteOffset: n + 1, as: UInt16.self)

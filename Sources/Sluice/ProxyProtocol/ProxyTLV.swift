@@ -45,8 +45,9 @@ public enum ProxyTLV: Equatable, Sendable {
     case noop(count: Int)
     /// 0x05: an opaque connection id of at most 128 bytes.
     case uniqueID([UInt8])
-    /// 0x20: TLS details of the client connection.
-    case ssl(ProxySSL)
+    /// 0x20: TLS details of the client connection (boxed: it is far larger than the other cases, and an
+    /// inline payload would make every element of a TLV array that large).
+    indirect case ssl(ProxySSL)
     /// 0x30: the network namespace name.
     case netns(String)
     /// 0xEA subtype 0x01: the AWS VPC endpoint id (`vpce-…`).
@@ -147,6 +148,7 @@ enum ProxyTLVDecoder {
     /// each TLV must lie inside it (HAProxy 488ee7fb6: payload after the header is never a TLV).
     static func decode(_ header: UnsafeRawBufferPointer, from start: Int) throws(ProxyHeaderError) -> [ProxyTLV] {
         var tlvs: [ProxyTLV] = []
+        tlvs.reserveCapacity(count(header, from: start))
         var offset = start
         while offset < header.count {
             let (type, value) = try next(
@@ -154,6 +156,18 @@ enum ProxyTLVDecoder {
             tlvs.append(try typed(type, value, header: header))
         }
         return tlvs
+    }
+
+    /// How many TLVs lie in `header[start...]` before the first that does not fit (none allocates).
+    private static func count(_ header: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var count = 0
+        var offset = start
+        while header.count - offset >= 3 {
+            offset += 3 + (Int(header[offset + 1]) << 8 | Int(header[offset + 2]))
+            guard offset <= header.count else { break }
+            count += 1
+        }
+        return count
     }
 
     /// Reads the TLV at `offset` and moves `offset` past it.
