@@ -58,6 +58,9 @@ extension ProxyProtocolIntegrationTests {
                     "route(retry=0) node-0@\(socks.target): socks5: connection refused",
                     "node-0@\(socks.target): socks5: connection refused",
                 ], "\(log)")
+            // The server publishes its record after writing the reply, which may be after Sluice
+            // has already acted on it.
+            waitUntil(timeout: .seconds(2)) { socks.records.first?.reply != nil }
             #expect(socks.records.first?.reply == 5)
         }
 

@@ -10,17 +10,16 @@ extension Session {
         let plan = service.plan
         let now = reactor.now
         let key = Selector.hashKey(client.ip)
-        var picked = service.targets.select(clientKey: key, now: now, excluded: triedTargets)
-        if picked == nil && triedTargets != 0 {
-            // Every target was tried and `retries` allows more: start over.
-            triedTargets = 0
-            picked = service.targets.select(clientKey: key, now: now, excluded: 0)
+        guard let target = Self.pick(service.targets, key: key, now: now, tried: &triedTargets) else {
+            return noRoute()
         }
-        guard let target = picked else { return noRoute() }
         targetIndex = target
         hopNodes.removeAll(keepingCapacity: true)
-        for hop in service.hops {
-            guard let node = hop.select(clientKey: key, now: now) else { return noRoute() }
+        if triedHopNodes.count != service.hops.count {
+            triedHopNodes = Array(repeating: 0, count: service.hops.count)
+        }
+        for (i, hop) in service.hops.enumerated() {
+            guard let node = Self.pick(hop, key: key, now: now, tried: &triedHopNodes[i]) else { return noRoute() }
             hopNodes.append(node)
         }
         dialAttempts += 1
@@ -32,6 +31,15 @@ extension Session {
             let t = plan.targets[target]
             connect(host: t.host, port: t.port, address: t.address)
         }
+    }
+
+    /// Selects a node not yet tried in this connection; once every node was tried (and `retries`
+    /// allows more attempts), starts over.
+    private static func pick(_ selector: Selector, key: UInt64, now: Int64, tried: inout UInt64) -> Int? {
+        if let node = selector.select(clientKey: key, now: now, excluded: tried) { return node }
+        guard tried != 0 else { return nil }
+        tried = 0
+        return selector.select(clientKey: key, now: now, excluded: 0)
     }
 
     private func noRoute() {
@@ -106,12 +114,19 @@ extension Session {
     /// Connecting failed: mark the node that did not answer (the first chain node, else the
     /// target), then fail over or give up.
     func dialFailed(_ message: String, _ reason: CloseReason) {
-        if let first = hopNodes.first, service.plan.chain != nil {
-            service.hops[0].markFailure(first, now: reactor.now)
+        if service.plan.chain != nil {
+            markNodeFailed(hop: 0)
         } else {
             markTargetFailed()
         }
         retryOrClose(message, reason)
+    }
+
+    /// Marks the current node of `hop` as failed (fail marks) and tried (this connection).
+    func markNodeFailed(hop: Int) {
+        let node = hopNodes[hop]
+        service.hops[hop].markFailure(node, now: reactor.now)
+        if node < 64 { triedHopNodes[hop] |= 1 << UInt64(node) }
     }
 
     func markTargetFailed() {

@@ -120,13 +120,15 @@ extension Session {
         }
     }
 
-    /// A hop refused or broke the handshake: mark what it could not reach (the next node, or the
-    /// target after the last hop), then fail over or give up.
+    /// A hop refused or broke the handshake. The node that answered is marked (and not tried again
+    /// in this connection), so failover moves to another node of its hop; so is what it could not
+    /// reach: the next hop's node, or the target after the last hop.
     func handshakeFailed(_ reason: String, step: Int) {
         let chain = service.plan.chain!
         let node = chain.hops[step].nodes[hopNodes[step]]
+        markNodeFailed(hop: step)
         if step + 1 < hopNodes.count {
-            service.hops[step + 1].markFailure(hopNodes[step + 1], now: reactor.now)
+            markNodeFailed(hop: step + 1)
         } else {
             markTargetFailed()
         }

@@ -36,7 +36,9 @@ public final class Session {
     /// The route of the current dial attempt: the target, and the node of each chain hop.
     var targetIndex = -1
     var hopNodes: [Int] = []
+    /// Targets, and nodes of each hop, that failed in this connection: failover skips them.
     var triedTargets: UInt64 = 0
+    var triedHopNodes: [UInt64] = []
     var dialAttempts = 0
     /// The address being (or last) connected to: the target's, or the first chain node's.
     var upstreamAddress: SocketAddress?
@@ -89,6 +91,7 @@ public final class Session {
         targetIndex = -1
         hopNodes.removeAll(keepingCapacity: true)
         triedTargets = 0
+        triedHopNodes.removeAll(keepingCapacity: true)
         dialAttempts = 0
         upstreamAddress = nil
         handshake = nil
