@@ -16,8 +16,9 @@ public final class LogSink: @unchecked Sendable {
     private var writing = false
     private var thread: OSThread?
 
-    /// `capacity` bounds the bytes waiting for the writer; beyond it whole batches are dropped.
-    public init(fd: Int32 = 2, capacity: Int = 4 << 20) {
+    /// `capacity` bounds the bytes waiting for the writer (besides the batch it is writing, so at
+    /// most twice this is held); beyond it whole batches are dropped.
+    public init(fd: Int32 = 2, capacity: Int = 1 << 20) {
         self.fd = fd
         self.capacity = capacity
         pending.reserveCapacity(64 * 1024)
