@@ -1,13 +1,14 @@
 // Chains through real proxies (issue 6): `-F http://…` through tinyproxy's HTTP CONNECT (plain and
-// with Basic authentication), and `-F http://…?proxyProtocol=1|2` through an HAProxy
-// `accept-proxy` frontend in front of tinyproxy, which proves the wire order PROXY, then CONNECT.
+// with Basic authentication), `-F socks5://…` through Dante, and `-F …?proxyProtocol=1|2` through
+// an HAProxy `accept-proxy` frontend in front of either, which proves the wire order: the PROXY
+// header first, then CONNECT or the SOCKS5 greeting.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
 extension InteropTests {
-    @Suite("Chains: tinyproxy CONNECT, HAProxy accept-proxy in front of it")
+    @Suite("Chains: tinyproxy (HTTP CONNECT), Dante (SOCKS5), HAProxy accept-proxy in front of them")
     struct Chain {
         /// Test 9: `sluice -L tcp://…/<echo> -F http://<tinyproxy>`. 256 KiB of random bytes
         /// reach the echo target through tinyproxy's tunnel and come back intact; tinyproxy logged
@@ -85,15 +86,20 @@ extension InteropTests {
         /// addresses as `PP src=<ip:port> dst=<ip:port> rcvd=1` (at connect, `option logasap`) and
         /// forwards the rest of the stream to tinyproxy.
         static func haproxyInFrontOf(_ tinyproxy: TinyproxyPeer) throws -> HAProxyPeer {
+            try haproxyInFront(ofPort: tinyproxy.port)
+        }
+
+        /// The same HAProxy frontend in front of any proxy listening on 127.0.0.1:`port`.
+        static func haproxyInFront(ofPort port: UInt16) throws -> HAProxyPeer {
             try HAProxyPeer.start { ports in
                 """
                 frontend fe_chain
                     bind 127.0.0.1:\(ports[0]) accept-proxy
                     option logasap
                     log-format "PP src=%ci:%cp dst=%fi:%fp rcvd=%[fc_rcvd_proxy]"
-                    default_backend be_tinyproxy
-                backend be_tinyproxy
-                    server tp 127.0.0.1:\(tinyproxy.port)
+                    default_backend be_proxy
+                backend be_proxy
+                    server proxy 127.0.0.1:\(port)
                 """
             }
         }
@@ -145,6 +151,54 @@ extension InteropTests {
             let line = "PP src=\(client) dst=\(destination) rcvd=1"
             #expect(
                 haproxy.waitForLog(containing: line) != nil, "first node did not log \(line):\n\(haproxy.diagnostics)")
+        }
+
+        /// Test 9 (SOCKS5): `sluice -L tcp://…/<echo> -F socks5://<danted>`. 256 KiB come back
+        /// intact through Dante's tunnel, Dante logged the connect to the echo target (`ip.port`),
+        /// and sluice's connected line names Dante as its upstream socket's peer.
+        @Test func socks5ThroughDante() throws {
+            let echo = try EchoServer()
+            let dante = try DantePeer.start()
+            let sluice = try SluiceProcess.start([
+                "-L", forwardURL(to: [echo.target]), "-F", "socks5://127.0.0.1:\(dante.port)",
+            ])
+            let connection = try sluice.connect()
+            let payload = TestData.random(count: 256 << 10, seed: 44)
+            #expect(
+                try connection.exchange(payload, expecting: payload.count) == payload,
+                "echo through Dante differs; sluice:\n\(sluice.stderrText)\n\(dante.diagnostics)")
+            let target = "127.0.0.1.\(echo.port)"
+            let logged = dante.peer.waitForOutput { $0.contains("tcp/connect [") && $0.contains(target) }
+            #expect(logged != nil, "Dante logged no connect to \(target):\n\(dante.diagnostics)")
+            let client = try connection.clientAddress
+            let sid = try #require(sluice.sid(ofClient: client), "\(sluice.stderrText)")
+            let connected = sluice.waitForLine {
+                $0["sid"]?.string == sid && $0["msg"]?.string?.contains(" <-> ") == true
+            }
+            #expect(connected?["dst"]?.string == dante.address.description, "\(String(describing: connected))")
+            connection.close()
+        }
+
+        /// Test 9 (PROXY, then SOCKS5): `-F socks5://<HAProxy>?proxyProtocol=1|2`, HAProxy
+        /// `accept-proxy` in front of Dante. The tunnel works only if the header came before the
+        /// SOCKS5 greeting, and HAProxy logs the client (127.0.0.2) and sluice's listening address.
+        @Test(arguments: [1, 2])
+        func proxyHeaderThenSocks5ThroughHAProxy(version: Int) throws {
+            let echo = try EchoServer()
+            let dante = try DantePeer.start()
+            let haproxy = try Chain.haproxyInFront(ofPort: dante.port)
+            let sluice = try SluiceProcess.start([
+                "-L", forwardURL(to: [echo.target]), "-F",
+                "socks5://127.0.0.1:\(haproxy.port)?proxyProtocol=\(version)",
+            ])
+            let connection = try TestConnection.connect(to: sluice.address(), from: Interop.loopback2)
+            #expect(
+                try connection.echo("through HAProxy and Dante"),
+                "sluice:\n\(sluice.stderrText)\n\(haproxy.diagnostics)\n\(dante.diagnostics)")
+            let client = try connection.clientAddress
+            let line = "PP src=\(client) dst=127.0.0.1:\(sluice.port) rcvd=1"
+            #expect(haproxy.waitForLog(containing: line) != nil, "HAProxy did not log \(line):\n\(haproxy.diagnostics)")
+            connection.close()
         }
     }
 }

@@ -140,15 +140,19 @@ public final class PeerProcess: @unchecked Sendable {
     public let ports: [UInt16]
     /// The running program.
     public let process: BackgroundProcess
+    /// The signal `stop()` sends first, for peers that must take their own children down (Dante
+    /// forks a dozen); nil for single-process peers, which are simply killed.
+    public let terminationSignal: Int32?
 
     /// Starts `executable arguments` and waits up to `timeout` until every port in `ports`
     /// listens. Throws, with the peer's output, when it exits first or is not ready in time (then
     /// it is killed).
     public init(
         name: String, executable: String, arguments: [String], directory: TemporaryDirectory, ports: [UInt16],
-        timeout: Duration = .seconds(10)
+        terminationSignal: Int32? = nil, timeout: Duration = .seconds(10)
     ) throws {
         self.name = name
+        self.terminationSignal = terminationSignal
         self.directory = directory
         self.ports = ports
         process = try BackgroundProcess(executable, arguments)
@@ -163,10 +167,13 @@ public final class PeerProcess: @unchecked Sendable {
             if process.isRunning { return }
         }
         let status = process.waitForExitStatus(timeout: .milliseconds(300))
+        if status == nil, let terminationSignal {
+            process.signal(terminationSignal)
+            _ = process.waitForExitStatus(timeout: .seconds(2))
+        }
         process.stop()
         let why =
-            process.isRunning
-            ? "ports \(ports) not listening within \(timeout)" : "exited (\(status.map(\.description) ?? "?"))"
+            status.map { "exited (\($0))" } ?? "ports \(ports) not listening within \(timeout); killed"
         let output = "stdout:\n\(process.stdoutText)\nstderr:\n\(process.stderrText)"
         directory.remove()
         throw TestSupportError("start \(name) \(arguments.joined(separator: " "))", detail: "\(why); \(output)")
@@ -191,8 +198,13 @@ public final class PeerProcess: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Kills and reaps the peer and deletes its directory. Idempotent.
+    /// Stops the peer (with `terminationSignal` first, waiting up to 2 s, when it has one), kills
+    /// and reaps it, and deletes its directory. Idempotent.
     public func stop() {
+        if let terminationSignal, process.isRunning {
+            process.signal(terminationSignal)
+            _ = process.waitForExitStatus(timeout: .seconds(2))
+        }
         process.stop()
         directory.remove()
     }
@@ -205,9 +217,15 @@ public final class PeerProcess: @unchecked Sendable {
     /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
     /// contains `text`; nil on timeout.
     public func waitForOutput(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+        waitForOutput(timeout: timeout) { $0.contains(text) }
+    }
+
+    /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
+    /// satisfies `predicate`; nil on timeout.
+    public func waitForOutput(timeout: Duration = .seconds(5), where predicate: (String) -> Bool) -> String? {
         waitFor(timeout: timeout) { () -> String? in
             let lines = process.stdoutLines + process.stderrLines
-            return lines.first { $0.text.contains(text) }?.text
+            return lines.first { predicate($0.text) }?.text
         }
     }
 
