@@ -48,7 +48,7 @@ extension InteropTests {
             #expect(accept["client"]?.string == curlAddress.description, "\(accept)")
             #expect(accept["local"]?.string == SocketAddress(ip, port: sluice.port).description, "\(accept)")
 
-            let request = Interop.text(target.waitForBytes(16))
+            let request = Interop.request(target)
             #expect(request.hasPrefix("GET / HTTP/1.1\r\n"), "target received \(request.debugDescription)")
             #expect(!request.contains("PROXY"), "the PROXY line reached the target: \(request.debugDescription)")
 

@@ -50,7 +50,7 @@ extension InteropTests {
                 let expectedClient = withHeader ? curlAddress : hop
                 #expect(inner["client"]?.string == expectedClient.description, "header \(withHeader): \(inner)")
 
-                let request = Interop.text(target.waitForBytes(16, on: index))
+                let request = Interop.request(target, on: index)
                 #expect(request.hasPrefix("GET / HTTP/1.1\r\n"), "\(request.debugDescription)")
                 #expect(request.contains("Host: example.com\r\n") || request.contains("Host:example.com\r\n"))
                 #expect(!request.contains("PROXY"), "\(request.debugDescription)")

@@ -37,6 +37,20 @@ enum Interop {
     /// The text of the request bytes a target received (for checking there is no PROXY line).
     static func text(_ bytes: [UInt8]?) -> String { bytes.map { String(decoding: $0, as: UTF8.self) } ?? "<none>" }
 
+    /// The whole HTTP request head (up to and including the blank line) that connection `index`
+    /// of `target` received, waiting up to `timeout`; "<none>" when it did not arrive.
+    static func request(_ target: RecordingServer, on index: Int = 0, timeout: Duration = .seconds(5)) -> String {
+        let end: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
+        let bytes = waitFor(timeout: timeout) { () -> [UInt8]? in
+            let connections = target.connections
+            guard index < connections.count else { return nil }
+            let data = connections[index]
+            return data.count >= 4 && data.indices.dropLast(3).contains { Array(data[$0..<($0 + 4)]) == end }
+                ? data : nil
+        }
+        return text(bytes)
+    }
+
     /// `http://127.0.0.1:port/` or `http://[::1]:port/`.
     static func url(_ ip: IPAddress, _ port: UInt16) -> String {
         "http://\(SocketAddress(ip, port: port))/"
