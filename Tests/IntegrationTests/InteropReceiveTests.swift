@@ -1,6 +1,6 @@
 // Receiving PROXY headers from real senders (issue 4): curl --haproxy-protocol (v1, TCP4 and
-// TCP6), HAProxy send-proxy / send-proxy-v2 (with CRC32C and UNIQUE_ID TLVs), HAProxy's v2 LOCAL
-// health checks, and nginx stream `proxy_protocol on`.
+// TCP6), HAProxy send-proxy / send-proxy-v2 (with CRC32C and UNIQUE_ID TLVs, and behind TLS with
+// every SSL TLV), HAProxy's v2 LOCAL health checks, and nginx stream `proxy_protocol on`.
 import Glibc
 import Sluice
 import TestSupport
@@ -113,6 +113,49 @@ extension InteropTests {
             #expect(accept["msg"]?.string == "\(accept["remote"]?.string ?? "?") <> 127.0.0.1:\(sluice.port)")
             #expect(sluice.interopWarnings.isEmpty, "warnings:\n\(sluice.stderrText)")
             connection.close()
+        }
+
+        /// I-3/I-4: HAProxy terminates TLS (ALPN, SNI, a client certificate) and sends
+        /// `send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,
+        /// authority,crc32c,unique-id`: a v2 header of about 200 bytes with ALPN, AUTHORITY,
+        /// UNIQUE_ID, an SSL TLV with five sub-TLVs (version, CN, cipher, signature and key
+        /// algorithms) and a CRC32C over all of it. curl (with a client certificate, over
+        /// `https://sluice-test.example`) gets the page; sluice's accept line has `client` = curl's
+        /// address; the target receives the decrypted request from `GET` on, with no header byte.
+        @Test func haproxyTLSHeaderWithEveryTLV() throws {
+            let certificates = try TestCertificates()
+            let target = try Interop.httpTarget()
+            let sluice = try SluiceProcess.start(["-L", forwardURL(to: [target.target], query: "proxyProtocol=1")])
+            let haproxy = try HAProxyPeer.start { ports in
+                """
+                frontend fe_tls
+                    bind 127.0.0.1:\(ports[0]) ssl crt \(certificates.serverBundle) alpn h2,http/1.1 verify optional ca-file \(certificates.clientCertificate)
+                    unique-id-format %ci:%cp_%fi:%fp_%Ts_%rt:%pid
+                    default_backend be
+                backend be
+                    server s1 127.0.0.1:\(sluice.port) send-proxy-v2-ssl-cn proxy-v2-options ssl,cert-cn,ssl-cipher,cert-sig,cert-key,authority,crc32c,unique-id
+                """
+            }
+            let name = certificates.serverName
+            let result = try Curl.run(
+                [
+                    "-k", "--http1.1", "--cert", certificates.clientCertificate, "--key", certificates.clientKey,
+                    "--resolve", "\(name):\(haproxy.port):127.0.0.1",
+                ], url: "https://\(name):\(haproxy.port)/")
+            #expect(
+                result.exitCode == 0 && result.status == 200,
+                "\(result)\nsluice:\n\(sluice.stderrText)\n\(haproxy.diagnostics)")
+            #expect(result.body == Interop.cannedBody, "\(result)")
+            let curlAddress = try #require(result.localAddress, "\(result)")
+
+            let accept = try #require(
+                sluice.interopAcceptLine(client: curlAddress),
+                "no accept line with client \(curlAddress):\n\(sluice.stderrText)\n\(haproxy.diagnostics)")
+            #expect(accept["remote"]?.string != curlAddress.description, "remote must be HAProxy's socket: \(accept)")
+            let request = Interop.request(target)
+            #expect(request.hasPrefix("GET / HTTP/1.1\r\n"), "target received \(request.debugDescription)")
+            #expect(request.contains("Host: \(name):\(haproxy.port)\r\n"), "\(request.debugDescription)")
+            #expect(sluice.interopWarnings.isEmpty, "warnings:\n\(sluice.stderrText)")
         }
 
         /// Test 3 (I-7): `server s1 <sluice> send-proxy-v2 check inter 500ms` with a tcp-check

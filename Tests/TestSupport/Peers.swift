@@ -1,4 +1,4 @@
-// Peers: the machinery under the real-peer launchers (HAProxy, nginx, tinyproxy): finding an
+// Peers: the machinery under the real-peer launchers (HAProxy, nginx, tinyproxy, Dante): finding an
 // installed binary, a private temporary directory, free ports, and a foreground peer process that
 // counts as ready once its ports are listening (read from /proc/net/tcp, without connecting).
 import CSluice
@@ -128,7 +128,7 @@ public enum FreePorts {
 
 // MARK: - Peer process
 
-/// A real peer (HAProxy, nginx, tinyproxy) running in the foreground with its own temporary
+/// A real peer (HAProxy, nginx, tinyproxy, Dante) running in the foreground with its own temporary
 /// directory. Ready once every one of its ports listens. `stop()` (also on deinit) kills it with
 /// SIGKILL, reaps it and deletes the directory, so a failing test leaks nothing.
 public final class PeerProcess: @unchecked Sendable {
