@@ -200,5 +200,32 @@ extension InteropTests {
             #expect(haproxy.waitForLog(containing: line) != nil, "HAProxy did not log \(line):\n\(haproxy.diagnostics)")
             connection.close()
         }
+
+        /// Two hops through two real proxies: `-F http://<tinyproxy> -F socks5://<danted>`.
+        /// sluice asks tinyproxy to CONNECT to Dante, runs the SOCKS5 handshake through that
+        /// tunnel, and Dante connects to the echo target: 64 KiB come back intact, tinyproxy
+        /// logged `CONNECT <danted>` and Dante logged the connect to the target.
+        @Test func twoHopsTinyproxyThenDante() throws {
+            let echo = try EchoServer()
+            let dante = try DantePeer.start()
+            let tinyproxy = try TinyproxyPeer.start(connectPorts: [dante.port])
+            let sluice = try SluiceProcess.start([
+                "-L", forwardURL(to: [echo.target]), "-F", "http://127.0.0.1:\(tinyproxy.port)",
+                "-F", "socks5://127.0.0.1:\(dante.port)",
+            ])
+            let connection = try sluice.connect()
+            let payload = TestData.random(count: 64 << 10, seed: 45)
+            #expect(
+                try connection.exchange(payload, expecting: payload.count) == payload,
+                "echo through two hops differs; sluice:\n\(sluice.stderrText)\n\(tinyproxy.diagnostics)\n\(dante.diagnostics)"
+            )
+            #expect(
+                tinyproxy.waitForLog(containing: "CONNECT \(dante.address) HTTP/1.1") != nil,
+                "tinyproxy saw no CONNECT to Dante:\n\(tinyproxy.diagnostics)")
+            let target = "127.0.0.1.\(echo.port)"
+            let logged = dante.peer.waitForOutput { $0.contains("tcp/connect [") && $0.contains(target) }
+            #expect(logged != nil, "Dante logged no connect to \(target):\n\(dante.diagnostics)")
+            connection.close()
+        }
     }
 }

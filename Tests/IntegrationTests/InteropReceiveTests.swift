@@ -158,6 +158,59 @@ extension InteropTests {
             #expect(sluice.interopWarnings.isEmpty, "warnings:\n\(sluice.stderrText)")
         }
 
+        /// Whom sluice trusts, and where HAProxy's connection to it comes from.
+        struct TrustCase: Sendable, CustomTestStringConvertible {
+            var haproxySource: String
+            var query: String
+            var trusted: Bool
+            var testDescription: String {
+                trusted ? "trusted HAProxy, header re-sent" : "untrusted HAProxy, relayed untouched"
+            }
+        }
+
+        /// Trust with real peers: client 127.0.0.2 → HAProxy A (`send-proxy`, connecting from
+        /// `source`) → sluice `proxyProtocol.trusted=127.0.0.1` → HAProxy B (`accept-proxy`
+        /// reporter). From 127.0.0.5 (untrusted) sluice must not parse A's header: its accept
+        /// line has `client` = `remote`, and the header reaches B byte for byte, so B (a strict
+        /// parser) reports the client. From 127.0.0.1 (trusted) sluice uses the header (`client`
+        /// = 127.0.0.2:<port>) and, with `handler.proxyProtocol=2`, sends its own to B.
+        @Test(arguments: [
+            TrustCase(
+                haproxySource: "127.0.0.5", query: "proxyProtocol=1&proxyProtocol.trusted=127.0.0.1", trusted: false),
+            TrustCase(
+                haproxySource: "127.0.0.1",
+                query: "proxyProtocol=1&proxyProtocol.trusted=127.0.0.1&handler.proxyProtocol=2", trusted: true),
+        ])
+        func trustedSourcesWithHAProxy(_ run: TrustCase) throws {
+            let reporter = try Interop.haproxyReporter()
+            let sluice = try SluiceProcess.start([
+                "-L", forwardURL(to: ["127.0.0.1:\(reporter.port)"], query: run.query),
+            ])
+            let front = try HAProxyPeer.start { ports in
+                """
+                frontend fe
+                    bind 127.0.0.1:\(ports[0])
+                    default_backend be
+                backend be
+                    server s1 127.0.0.1:\(sluice.port) send-proxy source \(run.haproxySource)
+                """
+            }
+            let result = try Curl.run(["--interface", "127.0.0.2"], url: Interop.url(Interop.loopback1, front.port))
+            #expect(
+                result.exitCode == 0 && result.status == 200,
+                "\(result)\nsluice:\n\(sluice.stderrText)\n\(front.diagnostics)\n\(reporter.diagnostics)")
+            let client = try #require(result.localAddress, "\(result)")
+            let frontend = SocketAddress(Interop.loopback1, port: front.port)
+            #expect(result.body == Interop.haproxyReported(source: client, destination: frontend), "\(result)")
+
+            let accept = try #require(
+                sluice.waitForLine { $0["msg"]?.string?.contains(" <> ") == true }, "\(sluice.stderrText)")
+            let remote = try #require(accept["remote"]?.string.flatMap(SocketAddress.init), "\(accept)")
+            #expect(remote.ip == IPAddress(run.haproxySource), "\(accept)")
+            #expect(accept["client"]?.string == (run.trusted ? client : remote).description, "\(accept)")
+            #expect(sluice.interopWarnings.isEmpty, "warnings:\n\(sluice.stderrText)")
+        }
+
         /// Test 3 (I-7): `server s1 <sluice> send-proxy-v2 check inter 500ms` with a tcp-check
         /// that sends `PING` and expects the reply to *start* with `PING` (`rstring ^PING`).
         /// HAProxy 2.6 opens each check with a v2 LOCAL header; sluice must accept it, use the
