@@ -61,21 +61,25 @@ extension InteropTests {
         /// Test 10 (forwarders): `sluice -L <scheme>://:A/:B?handler.proxyProtocol=1` with an
         /// HAProxy `accept-proxy` reporter on 127.0.0.1:B (`:B` means 127.0.0.1:B). curl from
         /// 127.0.0.2 to the dual-stack `:A` listener: HAProxy reports the client and
-        /// 127.0.0.1:A (sluice's accepted socket, plain IPv4 although the listener is `[::]`).
+        /// 127.0.0.1:A (sluice's accepted socket, plain IPv4 although the listener is `[::]`);
+        /// curl over ::1: HAProxy reports ::1 and [::1]:A (a TCP6 header).
         @Test(arguments: ["tcp", "rtcp"])
         func sendExampleForwarder(scheme: String) throws {
             let haproxy = try Interop.haproxyReporter()
             let sluice = try Interop.sluice(ports: 1, listeners: 1) { ports in
                 ["-L", "\(scheme)://:\(ports[0])/:\(haproxy.port)?handler.proxyProtocol=1"]
             }
-            let result = try Curl.run(["--interface", "127.0.0.2"], url: "http://127.0.0.1:\(sluice.port)/")
-            #expect(
-                result.exitCode == 0 && result.status == 200, "\(result)\n\(sluice.stderrText)\n\(haproxy.diagnostics)")
-            let client = try #require(result.localAddress, "\(result)")
-            #expect(client.ip == Interop.loopback2)
-            #expect(
-                result.body == Interop.haproxyReported(source: client, destination: sluice.address()),
-                "\(result)")
+            // An IPv4 client (plain IPv4 addresses although the listener is `[::]`), then IPv6.
+            for (flags, ip) in [(["--interface", "127.0.0.2"], Interop.loopback1), (["-6", "-g"], Interop.loopback6)] {
+                let result = try Curl.run(flags, url: Interop.url(ip, sluice.port))
+                #expect(
+                    result.exitCode == 0 && result.status == 200,
+                    "\(result)\n\(sluice.stderrText)\n\(haproxy.diagnostics)")
+                let client = try #require(result.localAddress, "\(result)")
+                #expect(client.ip == (ip == Interop.loopback1 ? Interop.loopback2 : Interop.loopback6))
+                let destination = SocketAddress(ip, port: sluice.port)
+                #expect(result.body == Interop.haproxyReported(source: client, destination: destination), "\(result)")
+            }
         }
 
         /// Test 10 (chain node): `sluice -L tcp://:A/<echo> -F http://:B?proxyProtocol=1`, the
