@@ -45,44 +45,43 @@ public struct LogClock {
         var t = time_t(seconds)
         var parts = tm()
         localtime_r(&t, &parts)
-        var text: [UInt8] = []
-        func two(_ v: Int32) {
-            text.append(UInt8(0x30 + v / 10))
-            text.append(UInt8(0x30 + v % 10))
-        }
-        let year = Int(parts.tm_year) + 1900
-        text.append(contentsOf: [
-            UInt8(0x30 + year / 1000), UInt8(0x30 + year / 100 % 10), UInt8(0x30 + year / 10 % 10),
-            UInt8(0x30 + year % 10),
-        ])
-        text.append(0x2D)
-        two(parts.tm_mon + 1)
-        text.append(0x2D)
-        two(parts.tm_mday)
-        text.append(0x54)
-        two(parts.tm_hour)
-        text.append(0x3A)
-        two(parts.tm_min)
-        text.append(0x3A)
-        two(parts.tm_sec)
+        // "2006-01-02T15:04:05", written straight into the tuple (no array: this runs every second).
         withUnsafeMutableBytes(of: &prefix) { raw in
-            for (i, b) in text.enumerated() { raw[i] = b }
+            func put(_ offset: Int, _ value: Int, digits: Int) {
+                var v = value
+                for d in stride(from: digits - 1, through: 0, by: -1) {
+                    raw[offset + d] = UInt8(0x30 + v % 10)
+                    v /= 10
+                }
+            }
+            put(0, Int(parts.tm_year) + 1900, digits: 4)
+            raw[4] = 0x2D
+            put(5, Int(parts.tm_mon) + 1, digits: 2)
+            raw[7] = 0x2D
+            put(8, Int(parts.tm_mday), digits: 2)
+            raw[10] = 0x54
+            put(11, Int(parts.tm_hour), digits: 2)
+            raw[13] = 0x3A
+            put(14, Int(parts.tm_min), digits: 2)
+            raw[16] = 0x3A
+            put(17, Int(parts.tm_sec), digits: 2)
         }
-        var zoneText: [UInt8] = []
+        // "Z" for UTC, else "+08:00".
         let offset = Int(parts.tm_gmtoff)
-        if offset == 0 {
-            zoneText = [0x5A]
-        } else {
-            let minutes = abs(offset) / 60
-            zoneText.append(offset < 0 ? 0x2D : 0x2B)
-            zoneText.append(contentsOf: [
-                UInt8(0x30 + minutes / 600), UInt8(0x30 + minutes / 60 % 10), 0x3A,
-                UInt8(0x30 + minutes % 60 / 10), UInt8(0x30 + minutes % 10),
-            ])
-        }
-        zoneLength = zoneText.count
         withUnsafeMutableBytes(of: &zone) { raw in
-            for (i, b) in zoneText.enumerated() { raw[i] = b }
+            if offset == 0 {
+                raw[0] = 0x5A
+                zoneLength = 1
+                return
+            }
+            let minutes = abs(offset) / 60
+            raw[0] = offset < 0 ? 0x2D : 0x2B
+            raw[1] = UInt8(0x30 + minutes / 600)
+            raw[2] = UInt8(0x30 + minutes / 60 % 10)
+            raw[3] = 0x3A
+            raw[4] = UInt8(0x30 + minutes % 60 / 10)
+            raw[5] = UInt8(0x30 + minutes % 10)
+            zoneLength = 6
         }
     }
 }
@@ -117,8 +116,9 @@ public struct LineBuilder {
         order.removeAll(keepingCapacity: true)
         add("level", .literal(level.staticName))
         add("time", .integer(0))
-        for i in 0..<keys.count {
-            // Insertion sort: lines have about fifteen fields.
+        var i = 0
+        while i < keys.count {
+            // Insertion sort: lines have about fifteen fields, mostly added in order.
             var j = order.count
             order.append(i)
             while j > 0 && Self.less(keys[i], keys[order[j - 1]]) {
@@ -126,10 +126,14 @@ public struct LineBuilder {
                 j -= 1
             }
             order[j] = i
+            i += 1
         }
         output.append(0x7B)
-        for (n, i) in order.enumerated() {
+        var n = 0
+        while n < order.count {
+            let i = order[n]
             if n > 0 { output.append(0x2C) }
+            n += 1
             output.append(0x22)
             keys[i].withUTF8Buffer { output.append(contentsOf: $0) }
             output.append(0x22)

@@ -38,6 +38,7 @@ public final class Reactor: @unchecked Sendable {
     private var firedTimers: [TimerEntry] = []
     private var lastHousekeeping: Int64 = 0
     private var pipeLeasesAtLastLook = 0
+    private var bufferLeasesAtLastLook = 0
     let resources: RelayResources
     let logger: Logger
     let mailbox = Mailbox()
@@ -169,7 +170,8 @@ public final class Reactor: @unchecked Sendable {
         lastHousekeeping = now
         if resources.pipes.leases == pipeLeasesAtLastLook { resources.pipes.trim() }
         pipeLeasesAtLastLook = resources.pipes.leases
-        if resources.buffers.leased == 0 { resources.buffers.trim() }
+        if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
+        bufferLeasesAtLastLook = resources.buffers.leases
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its

@@ -14,6 +14,9 @@ public struct TimerWheel {
     public let tickNanoseconds: Int64
     private var buckets: [[TimerEntry]]
     private var lastTick: Int64
+    /// Every bucket for the ticks after `lastTick` and before this one is empty (so the search for
+    /// the next deadline does not rescan them every turn).
+    private var emptyUntil: Int64
     /// Entries in the wheel, stale ones included.
     public private(set) var count = 0
 
@@ -21,6 +24,7 @@ public struct TimerWheel {
         self.tickNanoseconds = tickNanoseconds
         buckets = Array(repeating: [], count: bucketCount)
         lastTick = now / tickNanoseconds
+        emptyUntil = lastTick + 1
     }
 
     /// The tick a deadline falls in, rounded up so a timer never fires early.
@@ -34,6 +38,7 @@ public struct TimerWheel {
         let due = max(tick(for: deadline), lastTick + 1)
         buckets[Int(due % Int64(buckets.count))].append(TimerEntry(tick: due, slot: slot, generation: generation))
         count += 1
+        if due < emptyUntil { emptyUntil = due }
         return due
     }
 
@@ -42,14 +47,16 @@ public struct TimerWheel {
         let nowTick = now / tickNanoseconds
         guard nowTick > lastTick, count > 0 else {
             lastTick = max(lastTick, nowTick)
+            emptyUntil = max(emptyUntil, lastTick + 1)
             return
         }
-        // Visit each bucket at most once, however long the reactor slept.
-        let steps = min(nowTick - lastTick, Int64(buckets.count))
-        var t = lastTick + 1
+        // Visit each bucket at most once, however long the reactor slept; skip the known-empty ones.
+        let bucketCount = Int64(buckets.count)
+        var t = max(lastTick + 1, emptyUntil)
+        let last = min(nowTick, lastTick + bucketCount)
         lastTick = nowTick
-        for _ in 0..<steps {
-            let index = Int(t % Int64(buckets.count))
+        while t <= last {
+            let index = Int(t % bucketCount)
             var i = 0
             while i < buckets[index].count {
                 let entry = buckets[index][i]
@@ -64,20 +71,20 @@ public struct TimerWheel {
             }
             t += 1
         }
+        emptyUntil = max(emptyUntil, lastTick + 1)
     }
 
     /// Milliseconds until the next occupied bucket is due (for `epoll_wait`), or -1 when empty.
-    public func millisecondsUntilNext(now: Int64) -> Int32 {
+    /// An occupied bucket may only hold entries of a later revolution: then the reactor wakes early
+    /// and finds nothing due, which is harmless.
+    public mutating func millisecondsUntilNext(now: Int64) -> Int32 {
         guard count > 0 else { return -1 }
-        let nowTick = now / tickNanoseconds
-        for step in 1...Int64(buckets.count) {
-            let t = lastTick + step
-            if !buckets[Int(t % Int64(buckets.count))].isEmpty {
-                let wait = max(0, t * tickNanoseconds - now)
-                return Int32(min((wait + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond, 60_000))
-            }
-            if t > nowTick + Int64(buckets.count) { break }
-        }
-        return Int32(tickNanoseconds * Int64(buckets.count) / nanosecondsPerMillisecond)
+        let bucketCount = Int64(buckets.count)
+        var t = max(lastTick + 1, emptyUntil)
+        let last = lastTick + bucketCount
+        while t <= last && buckets[Int(t % bucketCount)].isEmpty { t += 1 }
+        emptyUntil = t
+        let wait = max(0, t * tickNanoseconds - now)
+        return Int32(min((wait + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond, 60_000))
     }
 }

@@ -34,9 +34,13 @@ public final class BufferPool {
         idle.removeAll(keepingCapacity: true)
     }
 
+    /// Leases so far: the reactor trims the pool when this stops moving.
+    public private(set) var leases = 0
+
     @inline(__always)
     public func lease() -> UnsafeMutableRawPointer {
         leased += 1
+        leases &+= 1
         if let buffer = idle.popLast() { return buffer }
         return UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
     }
