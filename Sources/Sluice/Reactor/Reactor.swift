@@ -33,6 +33,7 @@ public final class Reactor: @unchecked Sendable {
     private var freeSlots: [UInt32] = []
     private var spareSessions: [Session] = []
     private var ready: [Session] = []
+    private var resuming: [Session] = []
     private var listeners: [ReactorListener] = []
     var timers: TimerWheel
     private var firedTimers: [TimerEntry] = []
@@ -190,11 +191,22 @@ public final class Reactor: @unchecked Sendable {
     private func runReady() {
         // Listeners that stopped at their batch cap, then sessions that ran out of budget. Each
         // gets one more turn now; whoever is still not done queues itself again.
-        for i in listeners.indices where listeners[i].backlogged { acceptConnections(i) }
+        var l = 0
+        while l < listeners.count {
+            if listeners[l].backlogged { acceptConnections(l) }
+            l += 1
+        }
         guard !ready.isEmpty else { return }
-        let batch = ready
-        ready.removeAll(keepingCapacity: true)
-        for session in batch where session.queued { session.resume() }
+        // Two arrays taking turns: sessions re-queue themselves into `ready` while `resuming` is
+        // walked, and neither array is ever copied or reallocated.
+        swap(&ready, &resuming)
+        var i = 0
+        while i < resuming.count {
+            let session = resuming[i]
+            if session.queued { session.resume() }
+            i += 1
+        }
+        resuming.removeAll(keepingCapacity: true)
     }
 
     private func handle(_ message: ReactorMessage) {
