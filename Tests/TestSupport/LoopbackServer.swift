@@ -18,21 +18,7 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// Listens on `address` (port 0 = ephemeral) with a 4096 backlog and starts the thread.
     public init(address: SocketAddress, behaviour: ServerBehaviour) throws {
-        let fd: Int32
-        do {
-            fd = try Socket.listen(on: address, reusePort: false, backlog: 4096)
-        } catch {
-            throw TestSupportError("listen on \(address)", errno: error)
-        }
-        guard let bound = Socket.localAddress(fd) else {
-            Glibc.close(fd)
-            throw TestSupportError.system("getsockname")
-        }
-        let wake = sl_eventfd()
-        guard wake != -1 else {
-            Glibc.close(fd)
-            throw TestSupportError.system("eventfd")
-        }
+        let (fd, bound, wake) = try listenWithWakeup(on: address, backlog: 4096)
         self.address = bound
         self.behaviour = behaviour
         listener = fd
@@ -351,4 +337,25 @@ private final class ServerPeer {
         self.fd = fd
         self.token = token
     }
+}
+
+/// A listening socket on `address` (port 0 = ephemeral), its bound address, and an eventfd to wake
+/// the thread that serves it.
+func listenWithWakeup(on address: SocketAddress, backlog: Int32) throws -> (Int32, SocketAddress, Int32) {
+    let fd: Int32
+    do {
+        fd = try Socket.listen(on: address, reusePort: false, backlog: backlog)
+    } catch {
+        throw TestSupportError("listen on \(address)", errno: error)
+    }
+    guard let bound = Socket.localAddress(fd) else {
+        Glibc.close(fd)
+        throw TestSupportError.system("getsockname")
+    }
+    let wake = sl_eventfd()
+    guard wake != -1 else {
+        Glibc.close(fd)
+        throw TestSupportError.system("eventfd")
+    }
+    return (fd, bound, wake)
 }

@@ -146,21 +146,7 @@ public final class ThreadedServer: @unchecked Sendable {
     let stopping = Locked(false)
 
     public init(address: SocketAddress, handle: @escaping Handler) throws {
-        let fd: Int32
-        do {
-            fd = try Socket.listen(on: address, reusePort: false, backlog: 512)
-        } catch {
-            throw TestSupportError("listen on \(address)", errno: error)
-        }
-        guard let bound = Socket.localAddress(fd) else {
-            Glibc.close(fd)
-            throw TestSupportError.system("getsockname")
-        }
-        let wake = sl_eventfd()
-        guard wake != -1 else {
-            Glibc.close(fd)
-            throw TestSupportError.system("eventfd")
-        }
+        let (fd, bound, wake) = try listenWithWakeup(on: address, backlog: 512)
         self.address = bound
         listener = fd
         wakeFD = wake

@@ -24,7 +24,10 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
     case trace, debug, info, warning, error
 
     /// The level as GOST v3.2.6 (logrus) writes it: "warning", not "warn".
-    public var name: String {
+    public var name: String { "\(staticName)" }
+
+    /// `name` as a constant, for log lines built without allocating.
+    public var staticName: StaticString {
         switch self {
         case .trace: "trace"
         case .debug: "debug"

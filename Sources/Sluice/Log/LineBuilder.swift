@@ -251,16 +251,3 @@ public struct LineBuilder {
         a.utf8CodeUnitCount == b.utf8CodeUnitCount && memcmp(a.utf8Start, b.utf8Start, a.utf8CodeUnitCount) == 0
     }
 }
-
-extension LogLevel {
-    /// The level as logrus writes it.
-    public var staticName: StaticString {
-        switch self {
-        case .trace: "trace"
-        case .debug: "debug"
-        case .info: "info"
-        case .warning: "warning"
-        case .error: "error"
-        }
-    }
-}

@@ -118,14 +118,10 @@ public struct Flow {
                         continue
                     }
                     let e = Errno.current
-                    if e == .wouldBlock {
-                        srcReadable = false
-                    } else if e == .interrupted {
-                        continue
-                    } else if e == .invalidArgument || e == .notSupported {
+                    if e == .invalidArgument || e == .notSupported {
                         spliceDisabled = true  // e.g. a descriptor type splice cannot serve
-                    } else {
-                        return .readFailed(e)
+                    } else if let outcome = readStall(e) {
+                        return outcome
                     }
                     continue
                 }
@@ -143,13 +139,19 @@ public struct Flow {
                 eof = true
                 continue
             }
-            let e = Errno.current
-            if e == .wouldBlock {
-                srcReadable = false
-            } else if e != .interrupted {
-                return .readFailed(e)
-            }
+            if let outcome = readStall(Errno.current) { return outcome }
         }
+    }
+
+    /// Classifies a failed read: nil to go on (after EAGAIN the readable bit is cleared; EINTR
+    /// retries), or `.readFailed`.
+    @inline(__always)
+    private mutating func readStall(_ e: Errno) -> FlowOutcome? {
+        if e == .wouldBlock {
+            srcReadable = false
+            return nil
+        }
+        return e == .interrupted ? nil : .readFailed(e)
     }
 
     /// Writes the held buffer without reading the source (handshake bytes before the relay starts).
