@@ -36,6 +36,9 @@ public struct RelayResources {
 public struct Flow {
     public var srcReadable = false
     public var dstWritable = false
+    /// The source signalled a hang-up (EPOLLRDHUP/HUP/ERR): an EOF or error waits behind its data,
+    /// so a short read does not mean "drained" and reading goes on until it shows.
+    public var srcClosing = false
     /// Bytes read but not yet written, when held in a buffer.
     public var pending = PendingBytes()
     /// The leased pipe and how many bytes it holds, when splicing.
@@ -61,7 +64,17 @@ public struct Flow {
     @inline(__always) public var isFinished: Bool { shutdownSent }
 
     /// Moves bytes from `src` to `dst` until blocked, finished, failed or out of budget.
-    public mutating func pump(from src: Int32, to dst: Int32, _ r: RelayResources) -> FlowOutcome {
+    ///
+    /// Edge-triggered readiness lets a short read stand for "drained" (the kernel signals the next
+    /// arrival), and a short write for "full": neither is followed by a call that would only
+    /// return EAGAIN. When `reverseFinished` (the other direction already passed its EOF on, so
+    /// the session closes both sockets as soon as this one finishes), EOF is not passed on with a
+    /// shutdown: the close right after sends the FIN.
+    public mutating func pump(
+        from src: Int32, to dst: Int32, _ r: RelayResources, reverseFinished: Bool = false
+    )
+        -> FlowOutcome
+    {
         var budget = r.budget
         while true {
             // 1. Write what is held: the pipe's bytes, else the buffer's.
@@ -69,6 +82,7 @@ public struct Flow {
                 guard dstWritable else { return .blocked }
                 let n = sl_splice(pipe.read, dst, pipeBytes)
                 if n > 0 {
+                    if n < pipeBytes { dstWritable = false }
                     pipeBytes -= n
                     bytesWritten += Int64(n)
                     continue
@@ -80,6 +94,7 @@ public struct Flow {
                 guard dstWritable else { return .blocked }
                 let n = sl_send(dst, pending.base! + pending.start, pending.count)
                 if n > 0 {
+                    if n < pending.count { dstWritable = false }
                     pending.start += n
                     bytesWritten += Int64(n)
                     if pending.isEmpty { releaseBuffer(r) }
@@ -91,7 +106,7 @@ public struct Flow {
             // 2. Nothing held.
             if eof {
                 if !shutdownSent {
-                    Socket.shutdownWrite(dst)
+                    if !reverseFinished { Socket.shutdownWrite(dst) }
                     shutdownSent = true
                 }
                 releasePipe(r)
@@ -131,7 +146,11 @@ public struct Flow {
             if n > 0 {
                 bytesRead += Int64(n)
                 budget -= n
-                if n == r.scratchSize { splicing = true }
+                if n == r.scratchSize {
+                    splicing = true
+                } else if !srcClosing {
+                    srcReadable = false  // drained: the next arrival is another edge
+                }
                 if let outcome = forward(r.scratch, n, to: dst, r) { return outcome }
                 continue
             }
@@ -183,6 +202,7 @@ public struct Flow {
             if n > 0 {
                 sent += n
                 bytesWritten += Int64(n)
+                if sent < count { dstWritable = false }  // the send buffer is full
                 continue
             }
             if let outcome = writeStall(n) {

@@ -100,10 +100,16 @@ extension Session {
         armTimer()
     }
 
+    /// The connect reported an error condition: read it (SO_ERROR) and fail the attempt.
     func finishConnect() {
         if let error = Socket.pendingError(upstreamFD) {
             return dialFailed("dial tcp \(upstreamText): connect: \(error)", .dialFailed(error))
         }
+        connected()
+    }
+
+    /// The TCP connection to the first address is up.
+    func connected() {
         if service.plan.chain != nil {
             startHandshake()
         } else {

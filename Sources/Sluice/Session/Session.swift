@@ -105,6 +105,7 @@ public final class Session {
     @inline(__always)
     func clientEvent(_ events: UInt32) {
         if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcReadable = true }
+        if events & (SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcClosing = true }
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.dstWritable = true }
         switch phase {
         case .relaying: relay()
@@ -116,10 +117,17 @@ public final class Session {
     @inline(__always)
     func upstreamEvent(_ events: UInt32) {
         if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.srcReadable = true }
+        if events & (SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.srcClosing = true }
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.dstWritable = true }
         switch phase {
         case .relaying: relay()
-        case .connecting: if input.dstWritable { finishConnect() }
+        case .connecting:
+            // A failed connect reports EPOLLERR/EPOLLHUP; plain EPOLLOUT means it succeeded.
+            if events & (SL_EPOLLERR | SL_EPOLLHUP) != 0 {
+                finishConnect()
+            } else if input.dstWritable {
+                connected()
+            }
         case .handshaking: continueHandshake()
         default: break
         }
@@ -137,13 +145,13 @@ public final class Session {
     func relay() {
         let resources = reactor.resources
         let before = input.bytesRead &+ output.bytesRead
-        let inward = input.pump(from: clientFD, to: upstreamFD, resources)
+        let inward = input.pump(from: clientFD, to: upstreamFD, resources, reverseFinished: output.isFinished)
         switch inward {
         case .readFailed(let e): return close(.clientError(e))
         case .writeFailed(let e): return close(.upstreamError(e))
         default: break
         }
-        let outward = output.pump(from: upstreamFD, to: clientFD, resources)
+        let outward = output.pump(from: upstreamFD, to: clientFD, resources, reverseFinished: input.isFinished)
         switch outward {
         case .readFailed(let e): return close(.upstreamError(e))
         case .writeFailed(let e): return close(.clientError(e))
