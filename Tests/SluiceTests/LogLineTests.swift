@@ -8,10 +8,10 @@ import Testing
         var builder = LineBuilder()
         var clock = LogClock()
         builder.begin()
-        builder.add("service", .text("svc \"a\"\n"))
-        builder.add("msg", .flow(SocketAddress("1.2.3.4:5")!, "<>", SocketAddress("[::1]:80")!))
-        builder.add("duration", .integer(-42))
-        builder.add("client", .address(SocketAddress("10.0.0.1:1")!))
+        builder.add(.service, .text("svc \"a\"\n"))
+        builder.add(.msg, .flow(SocketAddress("1.2.3.4:5")!, "<>", SocketAddress("[::1]:80")!))
+        builder.add(.duration, .integer(-42))
+        builder.add(.client, .address(SocketAddress("10.0.0.1:1")!))
         let line = builder.finish(level: .warning, clock: &clock)
         #expect(
             line.hasPrefix(
@@ -36,7 +36,7 @@ import Testing
         var builder = LineBuilder()
         var clock = LogClock()
         builder.begin()
-        builder.add("msg", .text("a\u{01}b"))
+        builder.add(.msg, .text("a\u{01}b"))
         #expect(builder.finish(level: .info, clock: &clock).contains(#""msg":"a\u0001b""#))
     }
 

@@ -1,7 +1,39 @@
-// LineBuilder: builds one GOST-style JSON log line (keys sorted, logrus time format) into a
-// reusable byte buffer. Values are written straight from addresses and integers: no String
-// building on the connection path except for error texts.
+// LineBuilder: builds GOST-style JSON log lines (keys sorted, logrus time format) into one reusable
+// raw buffer. The keys are a fixed set whose order is their sort order, so a line is written by
+// walking the keys once: no sorting, no per-byte array appends, no String building except for
+// error texts.
 import Glibc
+
+/// The keys a log line may carry, declared in sorted (byte) order: the raw value is the rank.
+public enum LogKey: Int, CaseIterable, Sendable {
+    case client, dst, duration, handler, inputBytes, kind, level, listener, local, msg, network, node
+    case outputBytes, reason, remote, service, sid, src, time
+
+    /// The key's JSON text, quotes and colon included (`"client":`).
+    var quoted: StaticString {
+        switch self {
+        case .client: "\"client\":"
+        case .dst: "\"dst\":"
+        case .duration: "\"duration\":"
+        case .handler: "\"handler\":"
+        case .inputBytes: "\"inputBytes\":"
+        case .kind: "\"kind\":"
+        case .level: "\"level\":"
+        case .listener: "\"listener\":"
+        case .local: "\"local\":"
+        case .msg: "\"msg\":"
+        case .network: "\"network\":"
+        case .node: "\"node\":"
+        case .outputBytes: "\"outputBytes\":"
+        case .reason: "\"reason\":"
+        case .remote: "\"remote\":"
+        case .service: "\"service\":"
+        case .sid: "\"sid\":"
+        case .src: "\"src\":"
+        case .time: "\"time\":"
+        }
+    }
+}
 
 /// A log field value.
 public enum LogValue {
@@ -18,6 +50,184 @@ public enum LogValue {
     case sid(SessionID)
 }
 
+/// Collects the fields of one line, then writes them in key order as one JSON object.
+public struct LineBuilder {
+    private var values: [LogValue]
+    private var present: UInt32 = 0
+    /// The finished lines not yet handed on.
+    private var buffer: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    public private(set) var count = 0
+
+    public init() {
+        values = Array(repeating: .integer(0), count: LogKey.allCases.count)
+        capacity = 64 * 1024
+        buffer = .allocate(capacity: capacity)
+    }
+
+    /// Frees the buffer (the builder's owner calls this when it goes away).
+    public func deallocate() { buffer.deallocate() }
+
+    /// The finished lines, for handing to the sink.
+    public var output: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: buffer, count: count) }
+
+    /// Starts a new line, forgetting the fields of the last one.
+    @inline(__always)
+    public mutating func begin() { present = 0 }
+
+    /// Sets a field (a later value for the same key replaces the earlier one).
+    @inline(__always)
+    public mutating func add(_ key: LogKey, _ value: LogValue) {
+        values[key.rawValue] = value
+        present |= 1 << UInt32(key.rawValue)
+    }
+
+    /// Appends the line (with `level`, `time` and a newline) to the output.
+    public mutating func write(level: LogLevel, wall: Int64, clock: inout LogClock) {
+        add(.level, .literal(level.staticName))
+        present |= 1 << UInt32(LogKey.time.rawValue)
+        reserve(4096)
+        put(0x7B)
+        var first = true
+        var rest = present
+        while rest != 0 {
+            let rank = rest.trailingZeroBitCount
+            rest &= rest - 1
+            if !first { put(0x2C) }
+            first = false
+            let key = LogKey(rawValue: rank)!
+            put(key.quoted)
+            if key == .time {
+                put(0x22)
+                reserve(48)
+                count += clock.write(wall: wall, into: buffer + count)
+                put(0x22)
+            } else {
+                writeValue(values[rank])
+            }
+        }
+        put(0x7D)
+        put(0x0A)
+    }
+
+    /// Convenience for one-off lines: the finished line as a String.
+    public mutating func finish(level: LogLevel, clock: inout LogClock) -> String {
+        clearOutput()
+        write(level: level, wall: wallNanoseconds(), clock: &clock)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Forgets the written lines (after they were handed to the sink).
+    public mutating func clearOutput() { count = 0 }
+
+    // MARK: - Writing
+
+    /// Makes room for `more` bytes.
+    private mutating func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: max(capacity * 2, count + more))
+        grown.update(from: buffer, count: count)
+        buffer.deallocate()
+        buffer = grown
+        capacity = max(capacity * 2, count + more)
+    }
+
+    @inline(__always) private mutating func put(_ byte: UInt8) {
+        reserve(1)
+        buffer[count] = byte
+        count += 1
+    }
+
+    @inline(__always) private mutating func put(_ text: StaticString) {
+        reserve(text.utf8CodeUnitCount)
+        (buffer + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    private mutating func writeValue(_ value: LogValue) {
+        switch value {
+        case .text(let s):
+            put(0x22)
+            putEscaped(s)
+            put(0x22)
+        case .literal(let s):
+            put(0x22)
+            put(s)
+            put(0x22)
+        case .address(let a):
+            put(0x22)
+            putAddress(a)
+            put(0x22)
+        case .integer(let v):
+            reserve(21)
+            if v < 0 {
+                buffer[count] = 0x2D
+                count += 1
+            }
+            count += writeDecimal(v.magnitude, to: buffer + count)
+        case .flow(let a, let arrow, let b):
+            put(0x22)
+            putAddress(a)
+            put(0x20)
+            put(arrow)
+            put(0x20)
+            putAddress(b)
+            put(0x22)
+        case .flowText(let a, let arrow, let b):
+            put(0x22)
+            putAddress(a)
+            put(0x20)
+            put(arrow)
+            put(0x20)
+            putEscaped(b)
+            put(0x22)
+        case .sid(let id):
+            reserve(SessionID.textLength + 2)
+            put(0x22)
+            id.write(to: buffer + count)
+            count += SessionID.textLength
+            put(0x22)
+        }
+    }
+
+    @inline(__always) private mutating func putAddress(_ a: SocketAddress) {
+        reserve(SocketAddress.maxTextLength)
+        count += a.write(to: buffer + count)
+    }
+
+    /// JSON string escaping: quote, backslash and control characters; everything else as is.
+    private mutating func putEscaped(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes in
+            reserve(bytes.count * 6)
+            for byte in bytes {
+                switch byte {
+                case 0x22, 0x5C:
+                    buffer[count] = 0x5C
+                    buffer[count + 1] = byte
+                    count += 2
+                case 0x0A, 0x0D, 0x09:
+                    buffer[count] = 0x5C
+                    buffer[count + 1] = byte == 0x0A ? 0x6E : byte == 0x0D ? 0x72 : 0x74
+                    count += 2
+                case 0..<0x20:
+                    let hex: StaticString = "0123456789abcdef"
+                    buffer[count] = 0x5C
+                    buffer[count + 1] = 0x75
+                    buffer[count + 2] = 0x30
+                    buffer[count + 3] = 0x30
+                    buffer[count + 4] = hex.utf8Start[Int(byte >> 4)]
+                    buffer[count + 5] = hex.utf8Start[Int(byte & 0xf)]
+                    count += 6
+                default:
+                    buffer[count] = byte
+                    count += 1
+                }
+            }
+        }
+    }
+}
+
 /// The local time of day for log lines, recomputed once per second.
 public struct LogClock {
     private var second: Int64 = -1
@@ -27,17 +237,21 @@ public struct LogClock {
 
     public init() {}
 
-    /// Writes `2006-01-02T15:04:05.000Z07:00` for `wall` (ns since the epoch) into `out`.
-    public mutating func write(wall: Int64, into out: inout [UInt8]) {
+    /// Writes `2006-01-02T15:04:05.000Z07:00` for `wall` (ns since the epoch) at `out` (at least 29
+    /// bytes); returns the length.
+    public mutating func write(wall: Int64, into out: UnsafeMutablePointer<UInt8>) -> Int {
         let seconds = wall / nanosecondsPerSecond
         if seconds != second { refresh(seconds) }
-        withUnsafeBytes(of: prefix) { out.append(contentsOf: $0.prefix(19)) }
+        withUnsafeBytes(of: prefix) { out.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: 19) }
         let millis = Int((wall % nanosecondsPerSecond) / nanosecondsPerMillisecond)
-        out.append(0x2E)
-        out.append(UInt8(0x30 + millis / 100))
-        out.append(UInt8(0x30 + millis / 10 % 10))
-        out.append(UInt8(0x30 + millis % 10))
-        withUnsafeBytes(of: zone) { out.append(contentsOf: $0.prefix(zoneLength)) }
+        out[19] = 0x2E
+        out[20] = UInt8(0x30 + millis / 100)
+        out[21] = UInt8(0x30 + millis / 10 % 10)
+        out[22] = UInt8(0x30 + millis % 10)
+        withUnsafeBytes(of: zone) {
+            (out + 23).update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: zoneLength)
+        }
+        return 23 + zoneLength
     }
 
     private mutating func refresh(_ seconds: Int64) {
@@ -83,171 +297,5 @@ public struct LogClock {
             raw[5] = UInt8(0x30 + minutes % 10)
             zoneLength = 6
         }
-    }
-}
-
-/// Collects the fields of one line, then writes them sorted by key as one JSON object.
-public struct LineBuilder {
-    private var keys: [StaticString] = []
-    private var values: [LogValue] = []
-    private var order: [Int] = []
-    public private(set) var output: [UInt8] = []
-
-    public init() {
-        keys.reserveCapacity(24)
-        values.reserveCapacity(24)
-        order.reserveCapacity(24)
-        output.reserveCapacity(1024)
-    }
-
-    /// Starts a new line, forgetting the fields of the last one.
-    public mutating func begin() {
-        keys.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
-    }
-
-    public mutating func add(_ key: StaticString, _ value: LogValue) {
-        keys.append(key)
-        values.append(value)
-    }
-
-    /// Appends the line (with `level`, `time` and a newline) to `output`.
-    public mutating func write(level: LogLevel, wall: Int64, clock: inout LogClock) {
-        order.removeAll(keepingCapacity: true)
-        add("level", .literal(level.staticName))
-        add("time", .integer(0))
-        var i = 0
-        while i < keys.count {
-            // Insertion sort: lines have about fifteen fields, mostly added in order.
-            var j = order.count
-            order.append(i)
-            while j > 0 && Self.less(keys[i], keys[order[j - 1]]) {
-                order[j] = order[j - 1]
-                j -= 1
-            }
-            order[j] = i
-            i += 1
-        }
-        output.append(0x7B)
-        var n = 0
-        while n < order.count {
-            let i = order[n]
-            if n > 0 { output.append(0x2C) }
-            n += 1
-            output.append(0x22)
-            keys[i].withUTF8Buffer { output.append(contentsOf: $0) }
-            output.append(0x22)
-            output.append(0x3A)
-            if keys[i].utf8CodeUnitCount == 4 && Self.same(keys[i], "time") {
-                output.append(0x22)
-                clock.write(wall: wall, into: &output)
-                output.append(0x22)
-            } else {
-                writeValue(values[i])
-            }
-        }
-        output.append(0x7D)
-        output.append(0x0A)
-    }
-
-    /// Convenience for one-off lines: the finished line as a String.
-    public mutating func finish(level: LogLevel, clock: inout LogClock) -> String {
-        output.removeAll(keepingCapacity: true)
-        write(level: level, wall: wallNanoseconds(), clock: &clock)
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Forgets the written lines (after they were handed to the sink).
-    public mutating func clearOutput() { output.removeAll(keepingCapacity: true) }
-
-    private mutating func writeValue(_ value: LogValue) {
-        switch value {
-        case .text(let s):
-            output.append(0x22)
-            appendEscaped(s)
-            output.append(0x22)
-        case .literal(let s):
-            output.append(0x22)
-            s.withUTF8Buffer { output.append(contentsOf: $0) }
-            output.append(0x22)
-        case .address(let a):
-            output.append(0x22)
-            appendAddress(a)
-            output.append(0x22)
-        case .integer(let v):
-            appendInteger(v)
-        case .flow(let a, let arrow, let b):
-            output.append(0x22)
-            appendAddress(a)
-            output.append(0x20)
-            arrow.withUTF8Buffer { output.append(contentsOf: $0) }
-            output.append(0x20)
-            appendAddress(b)
-            output.append(0x22)
-        case .sid(let id):
-            output.append(0x22)
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: SessionID.textLength) { buffer in
-                id.write(to: buffer.baseAddress!)
-                output.append(contentsOf: buffer)
-            }
-            output.append(0x22)
-        case .flowText(let a, let arrow, let b):
-            output.append(0x22)
-            appendAddress(a)
-            output.append(0x20)
-            arrow.withUTF8Buffer { output.append(contentsOf: $0) }
-            output.append(0x20)
-            appendEscaped(b)
-            output.append(0x22)
-        }
-    }
-
-    private mutating func appendAddress(_ a: SocketAddress) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: SocketAddress.maxTextLength) { buffer in
-            let n = a.write(to: buffer.baseAddress!)
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
-        }
-    }
-
-    private mutating func appendInteger(_ v: Int64) {
-        if v < 0 {
-            output.append(0x2D)
-            appendUnsigned(UInt64(0 &- v))  // magnitude; Int64.min wraps to its own magnitude
-        } else {
-            appendUnsigned(UInt64(v))
-        }
-    }
-
-    private mutating func appendUnsigned(_ v: UInt64) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            let n = writeDecimal(v, to: buffer.baseAddress!)
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
-        }
-    }
-
-    private mutating func appendEscaped(_ s: String) {
-        for byte in s.utf8 {
-            switch byte {
-            case 0x22: output.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: output.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: output.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: output.append(contentsOf: [0x5C, 0x72])
-            case 0x09: output.append(contentsOf: [0x5C, 0x74])
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                output.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xf)]])
-            default: output.append(byte)
-            }
-        }
-    }
-
-    private static func less(_ a: StaticString, _ b: StaticString) -> Bool {
-        let n = min(a.utf8CodeUnitCount, b.utf8CodeUnitCount)
-        let c = memcmp(a.utf8Start, b.utf8Start, n)
-        return c < 0 || (c == 0 && a.utf8CodeUnitCount < b.utf8CodeUnitCount)
-    }
-
-    private static func same(_ a: StaticString, _ b: StaticString) -> Bool {
-        a.utf8CodeUnitCount == b.utf8CodeUnitCount && memcmp(a.utf8Start, b.utf8Start, a.utf8CodeUnitCount) == 0
     }
 }

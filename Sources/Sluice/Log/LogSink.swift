@@ -14,6 +14,9 @@ public final class LogSink: @unchecked Sendable {
     private var droppedLines = 0
     private var stopping = false
     private var writing = false
+    /// The writer waits for lines, and whether a wake-up is already on its way.
+    private var writerIdle = false
+    private var wakeSent = false
     private var thread: OSThread?
 
     /// `capacity` bounds the bytes waiting for the writer (besides the batch it is writing, so at
@@ -25,7 +28,9 @@ public final class LogSink: @unchecked Sendable {
         thread = OSThread(name: "sluice-log") { [unowned self] in self.run() }
     }
 
-    /// Queues `bytes` (`lines` whole lines). Never blocks on I/O; drops the batch when full.
+    /// Queues `bytes` (`lines` whole lines). Never blocks on I/O; drops the batch when full. Wakes
+    /// the writer only when it sleeps with nothing to do (not once per batch): a busy writer finds
+    /// the new lines itself.
     public func submit(_ bytes: UnsafeRawBufferPointer, lines: Int) {
         lock.lock()
         if pending.count + bytes.count > capacity {
@@ -33,8 +38,10 @@ public final class LogSink: @unchecked Sendable {
         } else {
             pending.append(contentsOf: bytes)
         }
+        let wake = writerIdle && !wakeSent
+        if wake { wakeSent = true }
         lock.unlock()
-        lock.signal()
+        if wake { lock.signal() }
     }
 
     /// Lines dropped so far and not yet reported.
@@ -61,11 +68,26 @@ public final class LogSink: @unchecked Sendable {
         batch.reserveCapacity(64 * 1024)
         while true {
             lock.lock()
-            while pending.isEmpty && droppedLines == 0 && !stopping { lock.wait() }
+            var slept = false
+            while pending.isEmpty && droppedLines == 0 && !stopping {
+                writerIdle = true
+                lock.wait()
+                slept = true
+            }
+            writerIdle = false
+            wakeSent = false
             if pending.isEmpty && droppedLines == 0 && stopping {
                 lock.unlock()
                 lock.broadcast()
                 return
+            }
+            if slept && !stopping {
+                // Let a few milliseconds of lines gather: one write and one wake-up per batch
+                // instead of one per reactor turn.
+                lock.unlock()
+                var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+                nanosleep(&pause, nil)
+                lock.lock()
             }
             swap(&batch, &pending)
             let dropped = droppedLines
@@ -84,9 +106,10 @@ public final class LogSink: @unchecked Sendable {
 
     private func droppedLine(_ count: Int) -> String {
         var logger = LineBuilder()
+        defer { logger.deallocate() }
         logger.begin()
-        logger.add("kind", .literal("log"))
-        logger.add("msg", .text("log sink too slow: dropped \(count) lines"))
+        logger.add(.kind, .literal("log"))
+        logger.add(.msg, .text("log sink too slow: dropped \(count) lines"))
         return logger.finish(level: .warning, clock: &fallbackClock)
     }
     private var fallbackClock = LogClock()

@@ -14,6 +14,8 @@ public final class Logger {
         self.sink = sink
     }
 
+    deinit { builder.deallocate() }
+
     @inline(__always) public func enabled(_ level: LogLevel) -> Bool { level >= self.level }
 
     /// Builds one line: `fill` adds fields (`msg` included); `level` and `time` are added here.
@@ -24,13 +26,13 @@ public final class Logger {
         fill(&builder)
         builder.write(level: level, wall: wallNanoseconds(), clock: &clock)
         batchedLines += 1
-        if builder.output.count >= 48 * 1024 { flush() }
+        if builder.count >= 48 * 1024 { flush() }
     }
 
     /// Hands the lines built so far to the sink.
     public func flush() {
         guard batchedLines > 0 else { return }
-        builder.output.withUnsafeBytes { sink.submit($0, lines: batchedLines) }
+        sink.submit(builder.output, lines: batchedLines)
         builder.clearOutput()
         batchedLines = 0
     }

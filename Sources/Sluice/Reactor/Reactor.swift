@@ -255,8 +255,8 @@ public final class Reactor: @unchecked Sendable {
                 default:
                     logger.log(.error) {
                         listener.service.addServiceFields(&$0)
-                        $0.add("kind", .literal("service"))
-                        $0.add("msg", .text("accept: \(error)"))
+                        $0.add(.kind, .literal("service"))
+                        $0.add(.msg, .text("accept: \(error)"))
                     }
                     return
                 }
@@ -296,8 +296,8 @@ public final class Reactor: @unchecked Sendable {
         if now - lastDescriptorWarning >= nanosecondsPerSecond {
             lastDescriptorWarning = now
             logger.log(.warning) {
-                $0.add("kind", .literal("service"))
-                $0.add("msg", .text("accept: \(error); closed \(shed) new connections (raise ulimit -n)"))
+                $0.add(.kind, .literal("service"))
+                $0.add(.msg, .text("accept: \(error); closed \(shed) new connections (raise ulimit -n)"))
             }
         }
     }

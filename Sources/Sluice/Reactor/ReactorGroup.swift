@@ -32,11 +32,11 @@ public final class ReactorGroup: @unchecked Sendable {
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
         for entry in bound {
             mainLogger.log(.info) { line in
-                line.add("handler", .text(entry.service.plan.handler))
-                line.add("kind", .literal("service"))
-                line.add("listener", .text(entry.service.plan.listener))
-                line.add("service", .text(entry.service.plan.name))
-                line.add("msg", .text("listening on \(entry.address)/tcp"))
+                line.add(.handler, .text(entry.service.plan.handler))
+                line.add(.kind, .literal("service"))
+                line.add(.listener, .text(entry.service.plan.listener))
+                line.add(.service, .text(entry.service.plan.name))
+                line.add(.msg, .text("listening on \(entry.address)/tcp"))
             }
         }
         mainLogger.flush()
@@ -106,8 +106,8 @@ public final class ReactorGroup: @unchecked Sendable {
             let signal = sl_read_signal(signals)
             if signal == SIGHUP {
                 logger.log(.warning) {
-                    $0.add("kind", .literal("service"))
-                    $0.add("msg", .literal("SIGHUP: configuration reload is not supported yet; ignored"))
+                    $0.add(.kind, .literal("service"))
+                    $0.add(.msg, .literal("SIGHUP: configuration reload is not supported yet; ignored"))
                 }
                 logger.flush()
             } else if signal == SIGINT || signal == SIGTERM {
@@ -118,12 +118,9 @@ public final class ReactorGroup: @unchecked Sendable {
                     draining = true
                     graceDeadline = monotonicNanoseconds() + plan.grace
                     logger.log(.info) {
-                        $0.add("kind", .literal("service"))
-                        $0.add(
-                            "msg",
-                            .text(
-                                "signal \(signal): stopped accepting; draining for up to \(plan.grace / nanosecondsPerMillisecond) ms"
-                            ))
+                        $0.add(.kind, .literal("service"))
+                        let grace = plan.grace / nanosecondsPerMillisecond
+                        $0.add(.msg, .text("signal \(signal): stopped accepting; draining for up to \(grace) ms"))
                     }
                     logger.flush()
                     for reactor in reactors { reactor.mailbox.post(.stopAccepting) }
@@ -144,8 +141,8 @@ public final class ReactorGroup: @unchecked Sendable {
 
     private func closeAll(_ logger: Logger) {
         logger.log(.info) {
-            $0.add("kind", .literal("service"))
-            $0.add("msg", .literal("grace period over: closing the remaining connections"))
+            $0.add(.kind, .literal("service"))
+            $0.add(.msg, .literal("grace period over: closing the remaining connections"))
         }
         logger.flush()
         for reactor in reactors { reactor.mailbox.post(.closeAll) }

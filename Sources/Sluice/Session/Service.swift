@@ -31,10 +31,10 @@ public final class Service: Sendable {
     /// Adds the fields every handler line of this service carries.
     @inline(__always)
     func addServiceFields(_ line: inout LineBuilder) {
-        line.add("handler", .text(plan.handler))
-        line.add("kind", .literal("handler"))
-        line.add("listener", .text(plan.listener))
-        line.add("service", .text(plan.name))
+        line.add(.handler, .text(plan.handler))
+        line.add(.kind, .literal("handler"))
+        line.add(.listener, .text(plan.listener))
+        line.add(.service, .text(plan.name))
     }
 
     /// Whether a peer may send a PROXY header: anyone when no trusted list is configured.

@@ -43,7 +43,7 @@ extension Session {
     }
 
     private func noRoute() {
-        logError { $0.add("msg", .literal("node not available")) }
+        logError { $0.add(.msg, .literal("node not available")) }
         close(.noTarget)
     }
 
@@ -142,13 +142,13 @@ extension Session {
 
     /// Logs the failed attempt as GOST's router does, then dials again while attempts remain.
     func retryOrClose(_ message: String, _ reason: CloseReason) {
-        logError { $0.add("msg", .text("route(retry=\(dialAttempts - 1)) \(message)")) }
+        logError { $0.add(.msg, .text("route(retry=\(dialAttempts - 1)) \(message)")) }
         closeUpstream()
         if dialAttempts < service.maxAttempts {
             dial()
             return
         }
-        logError { $0.add("msg", .text(message)) }
+        logError { $0.add(.msg, .text(message)) }
         close(reason)
     }
 

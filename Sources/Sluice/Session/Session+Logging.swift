@@ -6,17 +6,17 @@ extension Session {
     @inline(__always)
     func addConnectionFields(_ line: inout LineBuilder) {
         service.addServiceFields(&line)
-        line.add("client", .address(client))
-        line.add("local", .address(local))
-        line.add("network", .literal("tcp"))
-        line.add("remote", .address(remote))
-        line.add("sid", .sid(id))
+        line.add(.client, .address(client))
+        line.add(.local, .address(local))
+        line.add(.network, .literal("tcp"))
+        line.add(.remote, .address(remote))
+        line.add(.sid, .sid(id))
     }
 
     func logAccepted() {
         reactor.logger.log(.info) { line in
             addConnectionFields(&line)
-            line.add("msg", .flow(remote, "<>", local))
+            line.add(.msg, .flow(remote, "<>", local))
         }
     }
 
@@ -27,10 +27,10 @@ extension Session {
         let source = Socket.localAddress(upstreamFD)
         logger.log(.info) { line in
             addConnectionFields(&line)
-            line.add("node", .text(target.name))
-            if let upstreamAddress { line.add("dst", .address(upstreamAddress)) }
-            if let source { line.add("src", .address(source)) }
-            line.add("msg", .flowText(remote, "<->", target.text))
+            line.add(.node, .text(target.name))
+            if let upstreamAddress { line.add(.dst, .address(upstreamAddress)) }
+            if let source { line.add(.src, .address(source)) }
+            line.add(.msg, .flowText(remote, "<->", target.text))
         }
     }
 
@@ -38,19 +38,19 @@ extension Session {
         let target = service.plan.targets[targetIndex]
         reactor.logger.log(.info) { line in
             addConnectionFields(&line)
-            line.add("duration", .integer(now - connectedAt))
-            line.add("msg", .flowText(remote, ">-<", target.text))
+            line.add(.duration, .integer(now - connectedAt))
+            line.add(.msg, .flowText(remote, ">-<", target.text))
         }
     }
 
     func logClosed(now: Int64, reason: CloseReason) {
         reactor.logger.log(.info) { line in
             addConnectionFields(&line)
-            line.add("duration", .integer(now - acceptedAt))
-            line.add("inputBytes", .integer(input.bytesRead))
-            line.add("outputBytes", .integer(output.bytesWritten))
-            line.add("reason", .literal(reason.name))
-            line.add("msg", .flow(remote, "><", local))
+            line.add(.duration, .integer(now - acceptedAt))
+            line.add(.inputBytes, .integer(input.bytesRead))
+            line.add(.outputBytes, .integer(output.bytesWritten))
+            line.add(.reason, .literal(reason.name))
+            line.add(.msg, .flow(remote, "><", local))
         }
     }
 
@@ -70,7 +70,7 @@ extension Session {
         let attempt = dialAttempts - 1
         logger.log(.debug) { line in
             addConnectionFields(&line)
-            line.add("msg", .text("route(retry=\(attempt)) \(path)"))
+            line.add(.msg, .text("route(retry=\(attempt)) \(path)"))
         }
     }
 
@@ -80,8 +80,8 @@ extension Session {
             addConnectionFields(&line)
             if targetIndex >= 0 {
                 let target = service.plan.targets[targetIndex]
-                line.add("node", .text(target.name))
-                line.add("dst", .text(target.text))
+                line.add(.node, .text(target.name))
+                line.add(.dst, .text(target.text))
             }
             fill(&line)
         }

@@ -99,7 +99,7 @@ extension Session {
         logAccepted()
         reactor.logger.log(.warning) { line in
             addConnectionFields(&line)
-            line.add("msg", .text(message))
+            line.add(.msg, .text(message))
         }
         close(reason)
     }
