@@ -100,7 +100,8 @@ extension ProxyProtocolIntegrationTests {
                 to: echo.target, hops: ["http://\(dead.target),\(proxy.target)?strategy=fifo&maxFails=3"])
             let connection = try sluice.connect()
             let echoed = (try? connection.echo("first connection")) ?? false
-            waitUntil(timeout: .seconds(2)) { sluice.closeLineCount >= 1 || echoed }
+            // Log lines reach stderr a few milliseconds after the bytes: wait for them.
+            waitUntil(timeout: .seconds(2)) { echoed ? !sluice.routeErrors.isEmpty : sluice.closeLineCount >= 1 }
             #expect(echoed, "the client was closed; route errors: \(sluice.routeErrors)")
             #expect(sluice.routeErrors.count == 1, "\(sluice.routeErrors)")
         }
@@ -117,6 +118,7 @@ extension ProxyProtocolIntegrationTests {
                 let connection = try sluice.connect()
                 #expect(try connection.echo("before \(i)"))
             }
+            waitUntil(timeout: .seconds(1)) { !sluice.routeErrors.isEmpty }
             #expect(sluice.routeErrors.count == 1, "\(sluice.routeErrors)")
             sleep(for: .milliseconds(1200))
             for i in 0..<2 {
@@ -141,7 +143,8 @@ extension ProxyProtocolIntegrationTests {
                 to: echo.target, hops: ["http://\(refusing.target),\(proxy.target)?strategy=\(strategy)"])
             let connection = try sluice.connect()
             let echoed = (try? connection.echo("second node")) ?? false
-            waitUntil(timeout: .seconds(2)) { sluice.closeLineCount >= 1 || echoed }
+            // Log lines reach stderr a few milliseconds after the bytes: wait for them.
+            waitUntil(timeout: .seconds(2)) { echoed ? !sluice.routeErrors.isEmpty : sluice.closeLineCount >= 1 }
             #expect(echoed, "the client was closed; route errors: \(sluice.routeErrors)")
             #expect(
                 sluice.routeErrors == ["route(retry=0) node-0@\(refusing.target): 503 Service Unavailable"],
