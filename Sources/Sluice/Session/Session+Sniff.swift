@@ -23,6 +23,8 @@ extension Session {
             let n = sl_recv(clientFD, early.base! + early.end, room)
             if n > 0 {
                 early.end += n
+                // A short read drained the socket (edge-triggered: the next bytes are a new event).
+                if n < room && !input.srcClosing { input.srcReadable = false }
                 if decide() { return }
                 continue
             }
