@@ -70,35 +70,32 @@ public enum Listeners {
     /// and silently take half of its connections. Refuse instead: look for a listening socket on
     /// the same port (and an overlapping address) in /proc/net/tcp and tcp6.
     static func existingListener(on address: SocketAddress) -> String? {
-        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let table = readFile(path) else { continue }
-            // Lines look like "  0: 0100007F:1F90 00000000:0000 0A …": fields 1 (local address)
-            // and 3 (state; 0A is LISTEN). Scanned as bytes: the table can hold many thousand lines.
-            var fields: [Range<Int>] = []
-            var lineStart = 0
-            for end in table.indices where table[end] == 0x0A {
-                defer { lineStart = end + 1 }
-                fields.removeAll(keepingCapacity: true)
-                var i = lineStart
-                while i < end && fields.count < 4 {
-                    while i < end && table[i] == 0x20 { i += 1 }
-                    let start = i
-                    while i < end && table[i] != 0x20 { i += 1 }
-                    if i > start { fields.append(start..<i) }
+        var found: String?
+        for path in ["/proc/net/tcp", "/proc/net/tcp6"] where found == nil {
+            // Lines look like "  0: 0100007F:1F90 00000000:0000 0A …": field 1 is the local
+            // address, field 3 the state (0A is LISTEN). The table can hold tens of thousands of
+            // lines: stream it through a small buffer rather than keep it in memory.
+            forEachLine(of: path) { line in
+                var fields: [Substring.UTF8View.SubSequence] = []
+                for field in line.split(separator: 0x20, maxSplits: 4, omittingEmptySubsequences: true) {
+                    fields.append(field)
+                    if fields.count == 4 { break }
                 }
-                guard fields.count == 4, table[fields[3]].elementsEqual("0A".utf8) else { continue }
-                let local = table[fields[1]]
+                guard fields.count == 4, fields[3].elementsEqual("0A".utf8) else { return true }
+                let local = fields[1]
                 guard let colon = local.firstIndex(of: 0x3A),
-                    let port = UInt16(String(decoding: local[(colon + 1)...], as: UTF8.self), radix: 16),
+                    let port = UInt16(String(decoding: local[local.index(after: colon)...], as: UTF8.self), radix: 16),
                     port == address.port
-                else { continue }
+                else { return true }
                 let hex = String(decoding: local[..<colon], as: UTF8.self)
                 if hex.allSatisfy({ $0 == "0" }) || isWildcard(address) || sameAddress(hex, address) {
-                    return "another socket listens on port \(port)"
+                    found = "another socket listens on port \(port)"
+                    return false
                 }
+                return true
             }
         }
-        return nil
+        return found
     }
 
     private static func isWildcard(_ address: SocketAddress) -> Bool {
@@ -129,17 +126,23 @@ public enum Listeners {
         return IPAddress.v6(v6).unmapped == address.ip.unmapped
     }
 
-    static func readFile(_ path: String) -> [UInt8]? {
+    /// Calls `body` with each line of the file at `path` (without its newline) until it returns
+    /// false, reading through one 64 KiB buffer.
+    static func forEachLine(of path: String, _ body: (Substring.UTF8View.SubSequence) -> Bool) {
         let fd = sl_open_readonly(path)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return }
         defer { Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        var text = ""
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var carry: [UInt8] = []
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+            carry.append(contentsOf: chunk[0..<n])
+            guard let lastNewline = carry.lastIndex(of: 0x0A) else { continue }
+            text = String(decoding: carry[...lastNewline], as: UTF8.self)
+            carry.removeFirst(lastNewline + 1)
+            for line in text.utf8.split(separator: 0x0A) where !body(line) { return }
         }
-        return bytes
     }
 }
