@@ -42,7 +42,8 @@ def traced_pids(peer, h):
 def run(lab, res, cfg, args, say, log, helpers):
     h = helpers
     seconds = int(args.duration or (3 if args.quick else 5))
-    peers_wanted = [p for p in PEERS if not cfg.filter or p in cfg.filter]
+    wanted = PEERS[:1] + [cfg.sN] + PEERS[1:]
+    peers_wanted = [p for p in wanted if not cfg.filter or p in cfg.filter]
     oport, origin = lab.origin()
     iport, iperf_server = lab.iperf_server()
     peers, bulk_peers = {}, {}
