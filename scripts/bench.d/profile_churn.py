@@ -45,7 +45,7 @@ def run(lab, res, cfg, args, say, log, helpers):
     wanted = PEERS[:1] + [cfg.sN] + PEERS[1:]
     peers_wanted = [p for p in wanted if not cfg.filter or p in cfg.filter]
     oport, origin = lab.origin()
-    iport, iperf_server = lab.iperf_server()
+    iperf_server = None
     peers, bulk_peers = {}, {}
     perf = shutil.which("perf")
     try:
@@ -53,9 +53,6 @@ def run(lab, res, cfg, args, say, log, helpers):
             peers[name] = lab.peer(name, oport)
             if peers[name].error:
                 log("  %s failed to start: %s" % (name, peers[name].error))
-        for name in ("sluice-1t", "haproxy-splice"):
-            if name in peers_wanted:
-                bulk_peers[name] = lab.peer(name, iport)
 
         # 0. Untraced churn: rate and forwarder CPU per connection, for reference.
         say()
@@ -83,6 +80,12 @@ def run(lab, res, cfg, args, say, log, helpers):
             scenarios = [("churn", "connection", peers), ("keepalive", "request", peers),
                          ("bulk", "MiB", bulk_peers)]
             for scenario, unit, group in scenarios:
+                if scenario == "bulk":
+                    # Started only now: an iperf3 server left idle for minutes was found gone.
+                    iport, iperf_server = lab.iperf_server()
+                    for name in ("sluice-1t", "haproxy-splice"):
+                        if name in peers_wanted:
+                            bulk_peers[name] = lab.peer(name, iport)
                 table = {}
                 units = {}
                 for name, peer in group.items():
@@ -96,6 +99,8 @@ def run(lab, res, cfg, args, say, log, helpers):
                     time.sleep(1.0)  # attach
                     if scenario == "bulk":
                         out = h.iperf(peer.port, seconds, 1, False)
+                        if "error" in out:
+                            log("  iperf3 through %s under strace: %s" % (name, out["error"]))
                     else:
                         out = h.wrk(peer.port, seconds, scenario == "churn")
                     os.kill(tracer.pid, signal.SIGINT)
@@ -176,7 +181,8 @@ def run(lab, res, cfg, args, say, log, helpers):
         for p in list(peers.values()) + list(bulk_peers.values()):
             p.stop()
         h.kill(origin)
-        h.kill(iperf_server)
+        if iperf_server:
+            h.kill(iperf_server)
 
 
 def hw_counters():
