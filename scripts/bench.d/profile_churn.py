@@ -6,8 +6,12 @@
    Connections = successful accept4 calls of the forwarder.
 2. `perf stat` (software events: this VM has no PMU, so `instructions`/`cycles` are "not supported")
    on each forwarder during an untraced churn run: CPU ms and context switches per connection.
-3. `perf record -g` on sluice-1t (and haproxy-splice) during churn: the DSO split and the top
-   symbols (Swift names demangled with `swift demangle --simplified`).
+3. `perf record -g` on sluice-1t, sluice-1t-logoff and haproxy-splice during churn: the DSO split,
+   the top symbols and the inclusive user-space frames (Swift names demangled with
+   `swift demangle --simplified`), and the share of Sluice's samples spent building log lines.
+
+Run it with --sluice <binary> to profile another build; --peers narrows the peers; --duration sets
+the seconds per measurement (default 5, 3 with --quick).
 """
 import json
 import os
@@ -160,7 +164,7 @@ def run(lab, res, cfg, args, say, log, helpers):
 
         # 3. perf record on sluice-1t and haproxy-splice during churn.
         if perf:
-            for name in ("sluice-1t", "haproxy-splice"):
+            for name in ("sluice-1t", "sluice-1t-logoff", "haproxy-splice"):
                 peer = peers.get(name)
                 if not peer or not peer.alive():
                     continue
