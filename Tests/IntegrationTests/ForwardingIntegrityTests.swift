@@ -10,9 +10,12 @@ extension ForwardingTests {
     struct Integrity {
         /// Test 1: 32 MiB of random bytes go out while the echo comes back on another thread; both
         /// the target and the client see exactly the bytes sent.
-        @Test func thirtyTwoMiBEachWayArriveIntact() throws {
+        /// Both relay paths: buffered copies (the default) and splice through pooled pipes.
+        @Test(arguments: ["", "splice=true"])
+        func thirtyTwoMiBEachWayArriveIntact(query: String) throws {
             let echo = try EchoServer()
-            let sluice = try SluiceProcess.forwarding(to: [echo.target])
+            let sluice = try SluiceProcess.forwarding(to: [echo.target], query: query)
+            let inheritedPipes = Self.pipeCount(sluice.pid)  // whatever the test runner passed down
             let connection = try sluice.connect(timeout: .seconds(30))
             let data = TestData.random(count: 32 << 20, seed: 2024)
             let sent = Checksum(data)
@@ -31,13 +34,35 @@ extension ForwardingTests {
             #expect(received == sent, "client got \(received), sent \(sent)")
             #expect(
                 echo.records.first?.received == sent, "target got \(String(describing: echo.records.first?.received))")
+            // The splice path leases pipes from its pool (kept for a moment after the transfer);
+            // the default, buffered path never creates one.
+            let pipes = Self.pipeCount(sluice.pid) - inheritedPipes
+            if query.isEmpty { #expect(pipes == 0) } else { #expect(pipes > 0) }
+        }
+
+        /// How many pipe descriptors a process holds (its stdio here are sockets, not pipes).
+        static func pipeCount(_ pid: pid_t) -> Int {
+            guard let dir = opendir("/proc/\(pid)/fd") else { return -1 }
+            defer { closedir(dir) }
+            var count = 0
+            var target = [CChar](repeating: 0, count: 256)
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                }
+                guard name != ".", name != ".." else { continue }
+                let n = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
+                if n > 0 && String(cString: Array(target[0..<n]) + [0]).hasPrefix("pipe:") { count += 1 }
+            }
+            return count
         }
 
         /// Test 2a: the client sends, then half-closes; the target replies only after EOF, and the
         /// client still gets the whole reply, then EOF.
-        @Test func clientHalfCloseStillGetsTheWholeReply() throws {
+        @Test(arguments: ["", "splice=true"])
+        func clientHalfCloseStillGetsTheWholeReply(query: String) throws {
             let target = try HalfCloseServer(replyCount: 1 << 20)
-            let sluice = try SluiceProcess.forwarding(to: [target.target])
+            let sluice = try SluiceProcess.forwarding(to: [target.target], query: query)
             let connection = try sluice.connect()
             let request = TestData.random(count: 1 << 20, seed: 21)
             try connection.sendAll(request)

@@ -36,11 +36,12 @@ extension ForwardingTests {
         /// Test 6: the target sends 100 MiB to a client that does not read for 3 s. Sluice's RSS
         /// must stay under its idle RSS + 16 MiB (the data must wait in the target, not in sluice),
         /// then the client reads all 100 MiB intact.
-        @Test func slowReaderKeepsMemoryBoundedAndGetsEverything() throws {
+        @Test(arguments: ["", "splice=true"])
+        func slowReaderKeepsMemoryBoundedAndGetsEverything(query: String) throws {
             let total = 100 << 20
             let boundKiB = 16 << 10
             let target = try SenderServer(count: total, seed: 66)
-            let sluice = try SluiceProcess.forwarding(to: [target.target])
+            let sluice = try SluiceProcess.forwarding(to: [target.target], query: query)
             let idleKiB = try #require(sluice.rssKiB())
             let connection = try sluice.connect(timeout: .seconds(30))
             #expect(target.waitForAccepted(1))

@@ -51,6 +51,9 @@ struct ServicePlanBuilder {
         let send = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
             try handlerMD.int("proxyProtocol")
         }
+        let splice = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
+            try handlerMD.bool("splice")
+        }
         let receiveVersion = try readMetadata(name) { () throws(MetadataError) in try md.int("proxyProtocol") } ?? 0
         // GOST's rtcp listener has no PROXY wrapper: service-level proxyProtocol does nothing there.
         let receive = receiveVersion > 0 && listener == "tcp" ? try receivePlan() : nil
@@ -59,7 +62,7 @@ struct ServicePlanBuilder {
             name: name, listen: listen, listenHost: listenHost, handler: handler, listener: listener,
             targets: targets, selector: selector, dialTimeout: dialTimeout, idleTimeout: max(idleTimeout ?? 0, 0),
             receive: receive, sendProxyProtocol: proxyProtocolVersion(send ?? 0), retries: service.handler.retries,
-            chain: nil)
+            chain: nil, splice: splice ?? false)
     }
 
     /// The bind address: `[::]` for an empty host, a literal as written, or a name to resolve.

@@ -46,7 +46,7 @@ public struct Flow {
     public var pipeBytes = 0
     /// Reads fill the scratch buffer: use splice.
     public var splicing = false
-    /// splice(2) is not possible between these descriptors: stay buffered.
+    /// Stay buffered: splice is off for the service, or not possible between these descriptors.
     public var spliceDisabled = false
     /// The source reached EOF.
     public var eof = false
@@ -147,7 +147,7 @@ public struct Flow {
                 bytesRead += Int64(n)
                 budget -= n
                 if n == r.scratchSize {
-                    splicing = true
+                    splicing = !spliceDisabled
                 } else if !srcClosing {
                     srcReadable = false  // drained: the next arrival is another edge
                 }

@@ -68,6 +68,8 @@ public final class Session {
         acceptedAt = reactor.now
         lastActivity = acceptedAt
         id = SessionID.next(wallSeconds: wallNanoseconds() / nanosecondsPerSecond)
+        input.spliceDisabled = !service.plan.splice
+        output.spliceDisabled = !service.plan.splice
         if let receive = service.plan.receive, service.parser != nil, service.trusts(remote.ip) {
             phase = .sniffing
             deadline = acceptedAt + receive.timeout
