@@ -3,6 +3,9 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+// Release builds skip the dynamic exclusivity checks on the data path; debug builds (the tests) keep them.
+let library: [SwiftSetting] =
+    strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Sluice",
@@ -13,7 +16,7 @@ let package = Package(
     targets: [
         // Glibc wrappers and constants Swift cannot import or call directly (epoll, splice, variadics).
         .target(name: "CSluice"),
-        .target(name: "Sluice", dependencies: ["CSluice"], swiftSettings: strict),
+        .target(name: "Sluice", dependencies: ["CSluice"], swiftSettings: library),
         .executableTarget(name: "sluice", dependencies: ["Sluice"], swiftSettings: strict),
         .executableTarget(name: "sluice-microbench", dependencies: ["Sluice"], swiftSettings: strict),
         // Helpers for the integration tests: child processes, loopback servers and clients, JSON.

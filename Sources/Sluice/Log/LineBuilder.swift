@@ -35,6 +35,23 @@ public enum LogKey: Int, CaseIterable, Sendable {
     }
 }
 
+/// Text escaped for JSON once and kept for the life of the process: the names a service logs on every
+/// line (service, handler, listener, node, target), written without escaping or reference counting.
+public struct LogText: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt8>
+    let count: Int
+
+    /// Escapes `text`; the bytes are never freed (services live as long as the process).
+    public init(_ text: String) {
+        var builder = LineBuilder()
+        defer { builder.deallocate() }
+        builder.putEscaped(text)
+        count = builder.count
+        base = .allocate(capacity: max(count, 1))
+        base.update(from: builder.output.bindMemory(to: UInt8.self).baseAddress!, count: count)
+    }
+}
+
 /// A log field value.
 public enum LogValue {
     /// Free text, JSON-escaped.
@@ -46,7 +63,9 @@ public enum LogValue {
     /// `"<a> <arrow> <b>"`, GOST's connection message shape (e.g. `1.2.3.4:5 <> 6.7.8.9:10`).
     case flow(SocketAddress, StaticString, SocketAddress)
     /// `"<a> <arrow> <text>"` where the far side is a name (e.g. `1.2.3.4:5 <-> example.com:80`).
-    case flowText(SocketAddress, StaticString, String)
+    case flowText(SocketAddress, StaticString, LogText)
+    /// Pre-escaped text.
+    case escaped(LogText)
     case sid(SessionID)
 }
 
@@ -179,7 +198,11 @@ public struct LineBuilder {
             put(0x20)
             put(arrow)
             put(0x20)
-            putEscaped(b)
+            put(b)
+            put(0x22)
+        case .escaped(let text):
+            put(0x22)
+            put(text)
             put(0x22)
         case .sid(let id):
             reserve(SessionID.textLength + 2)
@@ -190,13 +213,19 @@ public struct LineBuilder {
         }
     }
 
+    @inline(__always) private mutating func put(_ text: LogText) {
+        reserve(text.count)
+        (buffer + count).update(from: text.base, count: text.count)
+        count += text.count
+    }
+
     @inline(__always) private mutating func putAddress(_ a: SocketAddress) {
         reserve(SocketAddress.maxTextLength)
         count += a.write(to: buffer + count)
     }
 
     /// JSON string escaping: quote, backslash and control characters; everything else as is.
-    private mutating func putEscaped(_ s: String) {
+    mutating func putEscaped(_ s: String) {
         var s = s
         s.withUTF8 { bytes in
             reserve(bytes.count * 6)

@@ -32,10 +32,10 @@ public final class ReactorGroup: @unchecked Sendable {
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
         for entry in bound {
             mainLogger.log(.info) { line in
-                line.add(.handler, .text(entry.service.plan.handler))
+                line.add(.handler, .escaped(entry.service.handlerText))
                 line.add(.kind, .literal("service"))
-                line.add(.listener, .text(entry.service.plan.listener))
-                line.add(.service, .text(entry.service.plan.name))
+                line.add(.listener, .escaped(entry.service.listenerText))
+                line.add(.service, .escaped(entry.service.nameText))
                 line.add(.msg, .text("listening on \(entry.address)/tcp"))
             }
         }

@@ -15,6 +15,12 @@ public final class Service: Sendable {
     /// Dial attempts one connection may make: failover moves on to another node (each at most
     /// once), and `retries` can allow more.
     public let maxAttempts: Int
+    /// The names its log lines carry, escaped once.
+    let handlerText: LogText
+    let listenerText: LogText
+    let nameText: LogText
+    let targetNames: [LogText]
+    let targetTexts: [LogText]
 
     public init(plan: ServicePlan, index: Int) {
         self.plan = plan
@@ -26,15 +32,20 @@ public final class Service: Sendable {
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
         let alternatives = (plan.targets.count - 1) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
         maxAttempts = 1 + max(plan.retries, alternatives)
+        handlerText = LogText(plan.handler)
+        listenerText = LogText(plan.listener)
+        nameText = LogText(plan.name)
+        targetNames = plan.targets.map { LogText($0.name) }
+        targetTexts = plan.targets.map { LogText($0.text) }
     }
 
     /// Adds the fields every handler line of this service carries.
     @inline(__always)
     func addServiceFields(_ line: inout LineBuilder) {
-        line.add(.handler, .text(plan.handler))
+        line.add(.handler, .escaped(handlerText))
         line.add(.kind, .literal("handler"))
-        line.add(.listener, .text(plan.listener))
-        line.add(.service, .text(plan.name))
+        line.add(.listener, .escaped(listenerText))
+        line.add(.service, .escaped(nameText))
     }
 
     /// Whether a peer may send a PROXY header: anyone when no trusted list is configured.

@@ -23,23 +23,21 @@ extension Session {
     func logConnected() {
         let logger = reactor.logger
         guard logger.enabled(.info) else { return }
-        let target = service.plan.targets[targetIndex]
         let source = Socket.localAddress(upstreamFD)
         logger.log(.info) { line in
             addConnectionFields(&line)
-            line.add(.node, .text(target.name))
+            line.add(.node, .escaped(service.targetNames[targetIndex]))
             if let upstreamAddress { line.add(.dst, .address(upstreamAddress)) }
             if let source { line.add(.src, .address(source)) }
-            line.add(.msg, .flowText(remote, "<->", target.text))
+            line.add(.msg, .flowText(remote, "<->", service.targetTexts[targetIndex]))
         }
     }
 
     func logRelayEnded(now: Int64) {
-        let target = service.plan.targets[targetIndex]
         reactor.logger.log(.info) { line in
             addConnectionFields(&line)
             line.add(.duration, .integer(now - connectedAt))
-            line.add(.msg, .flowText(remote, ">-<", target.text))
+            line.add(.msg, .flowText(remote, ">-<", service.targetTexts[targetIndex]))
         }
     }
 
@@ -79,9 +77,8 @@ extension Session {
         reactor.logger.log(.error) { line in
             addConnectionFields(&line)
             if targetIndex >= 0 {
-                let target = service.plan.targets[targetIndex]
-                line.add(.node, .text(target.name))
-                line.add(.dst, .text(target.text))
+                line.add(.node, .escaped(service.targetNames[targetIndex]))
+                line.add(.dst, .escaped(service.targetTexts[targetIndex]))
             }
             fill(&line)
         }

@@ -23,28 +23,16 @@ public struct SessionID: Hashable, Sendable, CustomStringConvertible {
 
     public static let textLength = 20
 
-    /// Writes the 20 characters at `out`.
+    /// Writes the 20 characters at `out`: the 96 bits in groups of five, the last group padded
+    /// with zero bits, as xid does.
+    @inline(__always)
     public func write(to out: UnsafeMutablePointer<UInt8>) {
         let alphabet: StaticString = "0123456789abcdefghijklmnopqrstuv"
-        // 96 bits as 20 groups of 5 (the last group is padded with zero bits, as xid does).
-        alphabet.withUTF8Buffer { a in
-            for i in 0..<20 {
-                let bit = i * 5
-                var v: UInt64 = 0
-                for b in 0..<5 {
-                    let n = bit + b
-                    let set: Bool
-                    if n < 64 {
-                        set = (high >> UInt64(63 - n)) & 1 != 0
-                    } else if n < 96 {
-                        set = (low >> UInt32(95 - n)) & 1 != 0
-                    } else {
-                        set = false
-                    }
-                    v = v << 1 | (set ? 1 : 0)
-                }
-                out[i] = a[Int(v)]
-            }
+        let digits = alphabet.utf8Start
+        // 96 bits, then 4 zero bits: 100 bits, 20 groups, the first group in the top bits.
+        let bits = (UInt128(high) << 36) | (UInt128(low) << 4)
+        for i in 0..<20 {
+            out[i] = digits[Int(truncatingIfNeeded: (bits >> UInt128(95 - i * 5)) & 31)]
         }
     }
 
