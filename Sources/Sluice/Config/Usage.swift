@@ -43,6 +43,8 @@ public func usageText(program: String = "sluice") -> String {
       retries=0                  extra dial attempts, each with another target
       dialTimeout=15s            per-attempt connect timeout
       handler.idleTimeout=0      close connections idle this long (default never)
+      handler.splice=true        relay bulk directions with splice(2) (default: copy; faster on loopback)
+      connector.timeout=15s      -F: bound on each hop's CONNECT/SOCKS5 handshake (default dialTimeout)
 
     Examples:
       Forward port 8080 to 192.0.2.10:80:
