@@ -35,6 +35,21 @@ def strace_counts(path):
     return out
 
 
+def traced(h, cmd, attach_s, detach_s, load):
+    """Runs `load()` under the tracer `cmd` (strace / perf attached with -p): waits `attach_s` for it to
+    attach, stops it with SIGINT afterwards (so it writes its report) and waits up to `detach_s`."""
+    tracer = h.spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(attach_s)
+    out = load()
+    os.kill(tracer.pid, signal.SIGINT)
+    try:
+        tracer.wait(detach_s)
+    except subprocess.TimeoutExpired:
+        pass
+    h.kill(tracer)
+    return out
+
+
 def traced_pids(peer, h):
     """The processes doing the work: nginx's worker(s), not its master; else the process itself."""
     pids = peer.pids()
@@ -99,20 +114,12 @@ def run(lab, res, cfg, args, say, log, helpers):
                     cmd = ["strace", "-c", "-f", "-o", path]
                     for pid in traced_pids(peer, h):
                         cmd += ["-p", str(pid)]
-                    tracer = h.spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    time.sleep(1.0)  # attach
                     if scenario == "bulk":
-                        out = h.iperf(peer.port, seconds, 1, False)
+                        out = traced(h, cmd, 1.0, 20, lambda: h.iperf(peer.port, seconds, 1, False))
                         if "error" in out:
                             log("  iperf3 through %s under strace: %s" % (name, out["error"]))
                     else:
-                        out = h.wrk(peer.port, seconds, scenario == "churn")
-                    os.kill(tracer.pid, signal.SIGINT)
-                    try:
-                        tracer.wait(20)
-                    except subprocess.TimeoutExpired:
-                        pass
-                    h.kill(tracer)
+                        out = traced(h, cmd, 1.0, 20, lambda: h.wrk(peer.port, seconds, scenario == "churn"))
                     counts = strace_counts(path) if os.path.exists(path) else {}
                     accepts = counts.get("accept4", (0, 0))
                     if scenario == "churn":
@@ -138,17 +145,8 @@ def run(lab, res, cfg, args, say, log, helpers):
                     continue
                 path = os.path.join(lab.tmp, "perfstat-%s.txt" % name)
                 pids = ",".join(str(p) for p in peer.pids())
-                tracer = h.spawn(["perf", "stat", "-x", ",", "-o", path, "-e",
-                                  "task-clock,context-switches,page-faults", "-p", pids],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(0.5)
-                out = h.wrk(peer.port, seconds, True)
-                os.kill(tracer.pid, signal.SIGINT)
-                try:
-                    tracer.wait(10)
-                except subprocess.TimeoutExpired:
-                    pass
-                h.kill(tracer)
+                cmd = ["perf", "stat", "-x", ",", "-o", path, "-e", "task-clock,context-switches,page-faults", "-p", pids]
+                out = traced(h, cmd, 0.5, 10, lambda: h.wrk(peer.port, seconds, True))
                 stat = {}
                 if os.path.exists(path):
                     for line in open(path):
@@ -170,16 +168,8 @@ def run(lab, res, cfg, args, say, log, helpers):
                     continue
                 data = os.path.join(lab.tmp, "perf-%s.data" % name)
                 pid = str(peer.pids()[0])
-                tracer = h.spawn(["perf", "record", "-g", "-F", "1999", "-o", data, "-p", pid],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                time.sleep(0.5)
-                out = h.wrk(peer.port, seconds, True)
-                os.kill(tracer.pid, signal.SIGINT)
-                try:
-                    tracer.wait(30)
-                except subprocess.TimeoutExpired:
-                    pass
-                h.kill(tracer)
+                cmd = ["perf", "record", "-g", "-F", "1999", "-o", data, "-p", pid]
+                out = traced(h, cmd, 0.5, 30, lambda: h.wrk(peer.port, seconds, True))
                 show_perf(say, res, name, data, out)
     finally:
         for p in list(peers.values()) + list(bulk_peers.values()):
