@@ -9,8 +9,8 @@ public enum ReactorMessage: Sendable {
     case stopAccepting
     /// Close every session now (the grace period is over) and finish.
     case closeAll
-    /// A host name lookup for the session in `slot`/`generation` finished.
-    case resolved(slot: UInt32, generation: UInt32, address: SocketAddress?)
+    /// A host name lookup for dial attempt `attempt` of the session in `slot`/`generation` finished.
+    case resolved(slot: UInt32, generation: UInt32, attempt: UInt32, address: SocketAddress?)
 }
 
 /// A reactor's inbox.

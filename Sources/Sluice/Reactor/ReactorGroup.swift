@@ -116,7 +116,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     graceDeadline = Int64.max
                 } else {
                     draining = true
-                    graceDeadline = monotonicNanoseconds() + plan.grace
+                    graceDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
                     logger.log(.info) {
                         $0.add(.kind, .literal("service"))
                         let grace = plan.grace / nanosecondsPerMillisecond
