@@ -16,17 +16,21 @@ import Testing
         }
     }
 
-    static func makeReactor() -> Reactor {
+    /// A reactor with no listeners (never run), and its log sink: close the sink when done (its
+    /// writer thread holds it unowned).
+    static func makeReactor() throws -> (Reactor, LogSink) {
         let sink = LogSink(fd: sl_open_append("/dev/null"))
-        return Reactor(
+        let reactor = try Reactor(
             index: 0, listeners: [], logger: Logger(level: .error, sink: sink), resolver: Resolver(), pipeLimit: 0
         ) {}
+        return (reactor, sink)
     }
 
     /// A session used for one connection and reset is indistinguishable from a new one. The field
     /// count pins the list: a new field must be added to `reset()` (and here).
-    @Test func resetSessionEqualsANewOne() {
-        let reactor = Self.makeReactor()
+    @Test func resetSessionEqualsANewOne() throws {
+        let (reactor, sink) = try Self.makeReactor()
+        defer { sink.close() }
         let fresh = Session(reactor: reactor)
         let used = Session(reactor: reactor)
         let plan = ServicePlan(
@@ -80,7 +84,7 @@ import Testing
             release.store(true, ordering: .relaxed)
             resolver.stop()
         }
-        let mailbox = Mailbox()
+        let mailbox = try Mailbox()
         resolver.request(host: "slow.test", port: 80, reply: mailbox, slot: 1, generation: 1, attempt: 5)
         resolver.request(host: "fast.test", port: 81, reply: mailbox, slot: 2, generation: 1, attempt: 9)
         var pfd = pollfd(fd: mailbox.fd, events: Int16(POLLIN), revents: 0)

@@ -20,9 +20,9 @@ public final class Mailbox: @unchecked Sendable {
     private let lock = ConditionLock()
     private var messages: [ReactorMessage] = []
 
-    public init() {
+    public init() throws(Errno) {
         fd = sl_eventfd()
-        precondition(fd >= 0, "eventfd failed: \(Errno.current)")
+        guard fd >= 0 else { throw Errno.current }
     }
 
     deinit { Glibc.close(fd) }

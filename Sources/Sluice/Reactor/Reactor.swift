@@ -42,7 +42,7 @@ public final class Reactor: @unchecked Sendable {
     private var bufferLeasesAtLastLook = 0
     let resources: RelayResources
     let logger: Logger
-    let mailbox = Mailbox()
+    let mailbox: Mailbox
     let resolver: Resolver
     /// The time at the start of this turn (monotonic ns).
     private(set) var now: Int64
@@ -66,13 +66,19 @@ public final class Reactor: @unchecked Sendable {
     init(
         index: Int, listeners: [(fd: Int32, service: Service, fixedLocal: SocketAddress?)], logger: Logger,
         resolver: Resolver, pipeLimit: Int, onFinish: @escaping @Sendable () -> Void
-    ) {
+    ) throws(StartupError) {
         self.index = index
         self.logger = logger
         self.resolver = resolver
         self.onFinish = onFinish
         epfd = sl_epoll_create()
-        precondition(epfd >= 0, "epoll_create1 failed: \(Errno.current)")
+        guard epfd >= 0 else { throw StartupError(message: "epoll_create1: \(Errno.current)") }
+        do {
+            mailbox = try Mailbox()
+        } catch {
+            Glibc.close(epfd)
+            throw StartupError(message: "eventfd: \(error)")
+        }
         events = .allocate(capacity: Int(maxEvents))
         now = monotonicNanoseconds()
         timers = TimerWheel(now: now)

@@ -60,7 +60,10 @@ public final class Resolver: @unchecked Sendable {
         lock.withLock {
             jobs.append(Job(host: host, port: port, reply: reply, slot: slot, generation: generation, attempt: attempt))
             if jobs.count - jobHead > idleThreads && threads.count < maxThreads {
-                threads.append(OSThread(name: "sluice-resolve") { [unowned self] in self.run() })
+                // Without a new thread (the system's thread limit), the running ones serve the job.
+                if let thread = OSThread(name: "sluice-resolve", { [unowned self] in self.run() }) {
+                    threads.append(thread)
+                }
             }
         }
         lock.signal()
