@@ -76,6 +76,8 @@ public struct HTTPBodyFraming: Equatable, Sendable {
     public enum Progress: Equatable, Sendable {
         /// The first `count` bytes are body; `ended` when they complete it (what follows is not body).
         case body(count: Int, ended: Bool)
+        /// The body breaks its coding at the first of `bytes` (valid bytes before a fault are reported
+        /// as `.body` first).
         case invalid(HTTPBodyError)
     }
 
@@ -107,16 +109,16 @@ public struct HTTPBodyFraming: Equatable, Sendable {
             case .size(let value, let digits):
                 if let nibble = hexValue(byte) {
                     // 15 hex digits keep the size below 2^60: no overflow, and no one sends a bigger chunk.
-                    guard digits < 15 else { return fail(.badChunkSize) }
+                    guard digits < 15 else { return fail(.badChunkSize, valid: i) }
                     state = .size(value: value << 4 | Int64(nibble), digits: digits + 1)
                 } else {
-                    guard digits > 0 else { return fail(.badChunkSize) }
+                    guard digits > 0 else { return fail(.badChunkSize, valid: i) }
                     if byte == 0x0D {
                         state = .sizeLF(value: value)
                     } else if byte == 0x3B || byte == 0x20 || byte == 0x09 {  // ";" or BWS before it
                         state = .sizeLine(value: value, length: digits + 1)
                     } else {
-                        return fail(byte == 0x0A ? .missingCRLF : .badChunkSize)
+                        return fail(byte == 0x0A ? .missingCRLF : .badChunkSize, valid: i)
                     }
                 }
                 i += 1
@@ -125,14 +127,14 @@ public struct HTTPBodyFraming: Equatable, Sendable {
                     state = .sizeLF(value: value)
                 } else {
                     guard byte >= 0x20 || byte == 0x09, byte != 0x7F else {
-                        return fail(byte == 0x0A ? .missingCRLF : .badChunkExtension)
+                        return fail(byte == 0x0A ? .missingCRLF : .badChunkExtension, valid: i)
                     }
-                    guard length < Self.maxLineLength else { return fail(.badChunkExtension) }
+                    guard length < Self.maxLineLength else { return fail(.badChunkExtension, valid: i) }
                     state = .sizeLine(value: value, length: length + 1)
                 }
                 i += 1
             case .sizeLF(let value):
-                guard byte == 0x0A else { return fail(.missingCRLF) }
+                guard byte == 0x0A else { return fail(.missingCRLF, valid: i) }
                 state = value == 0 ? .trailer(lineLength: 0, total: 0) : .data(remaining: value)
                 i += 1
             case .data(let remaining):
@@ -140,26 +142,26 @@ public struct HTTPBodyFraming: Equatable, Sendable {
                 i += take
                 state = remaining == Int64(take) ? .dataCR : .data(remaining: remaining - Int64(take))
             case .dataCR:
-                guard byte == 0x0D else { return fail(.missingCRLF) }
+                guard byte == 0x0D else { return fail(.missingCRLF, valid: i) }
                 state = .dataLF
                 i += 1
             case .dataLF:
-                guard byte == 0x0A else { return fail(.missingCRLF) }
+                guard byte == 0x0A else { return fail(.missingCRLF, valid: i) }
                 state = .size(value: 0, digits: 0)
                 i += 1
             case .trailer(let lineLength, let total):
-                guard total < Self.maxTrailerLength else { return fail(.badTrailer) }
+                guard total < Self.maxTrailerLength else { return fail(.badTrailer, valid: i) }
                 if byte == 0x0D {
                     state = .trailerLF(lineLength: lineLength, total: total + 1)
                 } else {
                     guard byte >= 0x20 || byte == 0x09, byte != 0x7F else {
-                        return fail(byte == 0x0A ? .missingCRLF : .badTrailer)
+                        return fail(byte == 0x0A ? .missingCRLF : .badTrailer, valid: i)
                     }
                     state = .trailer(lineLength: lineLength + 1, total: total + 1)
                 }
                 i += 1
             case .trailerLF(let lineLength, let total):
-                guard byte == 0x0A else { return fail(.missingCRLF) }
+                guard byte == 0x0A else { return fail(.missingCRLF, valid: i) }
                 i += 1
                 if lineLength == 0 {
                     kind = .done
@@ -172,8 +174,10 @@ public struct HTTPBodyFraming: Equatable, Sendable {
         return .body(count: count, ended: false)
     }
 
-    private mutating func fail(_ error: HTTPBodyError) -> Progress {
+    /// The body breaks the coding at `bytes[valid]`. The valid bytes before it are reported first and
+    /// the error on the next call, so the answer never depends on how the bytes were split.
+    private mutating func fail(_ error: HTTPBodyError, valid: Int) -> Progress {
         kind = .failed(error)
-        return .invalid(error)
+        return valid > 0 ? .body(count: valid, ended: false) : .invalid(error)
     }
 }
