@@ -30,10 +30,10 @@ extension ForwardingTests {
 
         /// A handler this version does not implement is a usage error naming it.
         @Test func unsupportedHandlerIsAUsageError() throws {
-            let result = try SluiceProcess.run(["-L", "socks5://127.0.0.1:0"], timeout: .seconds(5))
+            let result = try SluiceProcess.run(["-L", "relay://127.0.0.1:0"], timeout: .seconds(5))
             #expect(result.exitCode == 2)
             #expect(Self.lines(result.stderr).count == 1, "stderr:\n\(result.stderr)")
-            #expect(result.stderr.contains("socks5") && result.stderr.contains("not supported"), "\(result.stderr)")
+            #expect(result.stderr.contains("relay") && result.stderr.contains("not supported"), "\(result.stderr)")
         }
 
         /// Test 12: a listen port already taken exits 1 with "address already in use".
