@@ -61,6 +61,6 @@ struct InboundState {
     var handshake: InboundHandshake
     /// The user the client named (GOST's `user` field), once known.
     var user: String?
-    /// An absolute-form HTTP request: the head rewritten for the origin server goes first.
-    var forward: HTTPForwardStart?
+    /// Plain HTTP proxying (absolute-form requests): requests and responses are framed.
+    var forward: HTTPForwardState?
 }

@@ -44,9 +44,7 @@ extension Session {
     /// closed.
     func prepareFirstWrite() -> Bool {
         let pool = reactor.resources.buffers
-        if let head = inbound?.forward?.request.head {
-            head.withUnsafeBytes { input.pending.prepend($0, pool) }
-        }
+        if inbound?.forward != nil { prepareHTTPForwardWrite() }
         let version = service.plan.sendProxyProtocol
         guard version > 0 else { return true }
         if !input.pending.isEmpty {

@@ -95,7 +95,7 @@ extension Session {
         case .forward(let start):
             consumeInput(start.request.consumed)
             inbound?.user = start.user
-            inbound?.forward = start
+            inbound?.forward = HTTPForwardState(start)
             logRequest(start.request.destination)
             dialUpstream(to: start.request.destination)
             return .ended

@@ -167,6 +167,7 @@ public final class Session {
 
     /// Pumps both directions until each is blocked, done or out of budget.
     func relay() {
+        if inbound?.forward != nil { return relayHTTP() }
         let resources = reactor.resources
         let before = input.bytesRead &+ output.bytesRead
         let inward = input.pump(from: clientFD, to: upstreamFD, resources, reverseFinished: output.isFinished)
@@ -251,6 +252,7 @@ public final class Session {
         input.releaseAll(resources)
         output.releaseAll(resources)
         dial.releaseBuffers(resources)
+        inbound?.forward?.client.release(to: resources.buffers)
         var resetClient = false
         var resetUpstream = false
         switch reason {
