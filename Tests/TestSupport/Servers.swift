@@ -40,6 +40,12 @@ extension TestServer {
         server.waitForClosed(count, timeout: timeout)
     }
 
+    /// How many connections were accepted, once nothing waits to be accepted (see
+    /// `LoopbackServer.acceptedCountOnceSettled`); nil on timeout.
+    public func acceptedCountOnceSettled(timeout: Duration = .seconds(5)) -> Int? {
+        server.acceptedCountOnceSettled(timeout: timeout)
+    }
+
     /// The target text a `-L` URL uses for this server, e.g. `127.0.0.1:41234` or `[::1]:41234`.
     public var target: String { address.description }
 }

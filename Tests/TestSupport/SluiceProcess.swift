@@ -149,6 +149,10 @@ public final class SluiceProcess: @unchecked Sendable {
     /// Open descriptors.
     public func openFDCount() -> Int? { process.openFDCount() }
 
+    /// Waits until sluice has acted on everything that woke it and sleeps again (see
+    /// `BackgroundProcess.waitUntilQuiet`).
+    public func waitUntilQuiet(timeout: Duration = .seconds(10)) -> Bool { process.waitUntilQuiet(timeout: timeout) }
+
     /// Kills (SIGKILL) and reaps the process. Idempotent; also done on deinit.
     public func stop() { process.stop() }
 }
