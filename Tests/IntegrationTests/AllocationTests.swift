@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Allocations")
     struct Allocations {
         /// Builds the counter library into a temporary directory; returns its path.

@@ -12,7 +12,7 @@ extension SluiceProcess {
     }
 }
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Chains: refusals, dead nodes and failover")
     struct ChainFailoverTests {
         /// A hop answering 407 or 503 (and keeping its connection open, as a keep-alive proxy

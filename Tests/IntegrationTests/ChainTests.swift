@@ -20,7 +20,7 @@ func connectHead(_ target: String, authorization: String? = nil) -> String {
     return head + "Proxy-Connection: keep-alive\r\n\r\n"
 }
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Chains: HTTP CONNECT and SOCKS5 hops")
     struct ChainTests {
         /// `-F http://user:pass@…?proxyProtocol=1` with `handler.proxyProtocol=1`. On the wire to the

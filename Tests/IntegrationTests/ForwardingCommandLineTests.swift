@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Command line and exit codes")
     struct CommandLine {
         /// The non-empty lines of a text.

@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Dial failures and failover")
     struct Dial {
         /// Test 3: nothing listens on the target port. The client is closed within 1 s, and an

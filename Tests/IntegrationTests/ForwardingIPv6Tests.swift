@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("IPv6")
     struct IPv6 {
         /// Test 13: `-L tcp://[::1]:0/[::1]:<echo>` listens on ::1, forwards to ::1, and logs the

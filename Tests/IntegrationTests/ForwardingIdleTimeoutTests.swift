@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Idle timeout")
     struct IdleTimeout {
         /// Test 9: with `idleTimeout=1s`, a connection with no traffic is closed at about 1 s

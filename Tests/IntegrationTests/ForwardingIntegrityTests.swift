@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Integrity and half-close")
     struct Integrity {
         /// Test 1: 32 MiB of random bytes go out while the echo comes back on another thread; both

@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Load and back-pressure")
     struct Load {
         /// Test 5: 1,000 connections open at once, each echoing 64 KiB of its own bytes intact;

@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Log lines")
     struct Logs {
         /// Checks the fields every handler line of a forwarded connection carries.

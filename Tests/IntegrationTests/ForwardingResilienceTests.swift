@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Resource exhaustion")
     struct Resilience {
         /// CPU time (user + system, in clock ticks) a process has used, from /proc/<pid>/stat.

@@ -4,7 +4,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Target selection")
     struct Selection {
         /// Opens `count` connections one after another, each sending `conn <i>`, and waits until a

@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Signals and graceful shutdown")
     struct Shutdown {
         /// True when a connect to `address` is refused right now.

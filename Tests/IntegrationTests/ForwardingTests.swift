@@ -9,8 +9,10 @@ import Sluice
 import TestSupport
 import Testing
 
-@Suite("Forwarding (issue 2)", .serialized, .timeLimit(.minutes(2)))
-struct ForwardingTests {}
+extension Integration {
+    @Suite("Forwarding", .timeLimit(.minutes(2)))
+    struct ForwardingTests {}
+}
 
 extension SluiceProcess {
     /// Starts `sluice [flags] -L tcp://<listen>/<targets>[?query]` and waits for its listener.

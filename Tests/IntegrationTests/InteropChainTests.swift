@@ -7,7 +7,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Chains: tinyproxy (HTTP CONNECT), Dante (SOCKS5), HAProxy accept-proxy in front of them")
     struct Chain {
         /// Test 9: `sluice -L tcp://…/<echo> -F http://<tinyproxy>`. 256 KiB of random bytes

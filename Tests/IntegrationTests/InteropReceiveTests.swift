@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Receive: curl, HAProxy and nginx send headers to sluice")
     struct Receive {
         /// One curl run against `sluice -L tcp://<listen>/<http target>?proxyProtocol=1`.

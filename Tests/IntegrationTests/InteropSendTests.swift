@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Send: sluice sends headers to HAProxy and nginx")
     struct Send {
         /// One sluice `handler.proxyProtocol=<version>` forwarder with a client of one family.

@@ -10,8 +10,10 @@ import Sluice
 import TestSupport
 import Testing
 
-@Suite("Interop with real peers (issues 4 and 6)", .serialized, .timeLimit(.minutes(3)))
-struct InteropTests {}
+extension Integration {
+    @Suite("Interop with real peers", .timeLimit(.minutes(3)))
+    struct InteropTests {}
+}
 
 /// What the interop tests share. A namespace, so that nothing here collides with the other
 /// integration suites' top-level helpers.

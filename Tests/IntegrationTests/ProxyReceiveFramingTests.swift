@@ -21,7 +21,7 @@ let tlsClientHello: [UInt8] = {
     return [0x16, 0x03, 0x01, UInt8(handshake.count >> 8), UInt8(handshake.count & 0xff)] + handshake
 }()
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Receive: framing, split headers and deadlines (proxy-protocol.md §4.5)")
     struct ProxyReceiveFramingTests {
         // MARK: Payload after the header

@@ -5,7 +5,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Receive: concurrency and the hash selector")
     struct ProxyReceiveLoadTests {
         /// Detection runs per connection in the reactor: with 500 silent connections held open

@@ -9,8 +9,10 @@ import Sluice
 import TestSupport
 import Testing
 
-@Suite("PROXY protocol receive, send and chains (issues 4 and 6)", .serialized, .timeLimit(.minutes(3)))
-struct ProxyProtocolIntegrationTests {}
+extension Integration {
+    @Suite("PROXY protocol receive, send and chains", .timeLimit(.minutes(3)))
+    struct ProxyProtocolIntegrationTests {}
+}
 
 /// 127.0.0.2: the default client source of these tests, and the trusted peer of the trust tests.
 let peer2 = IPAddress.v4(IPv4Address(127, 0, 0, 2))
@@ -186,7 +188,7 @@ func expectRejected(
     #expect(target.acceptedCount == 0, "the target saw a connection", sourceLocation: sourceLocation)
 }
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Receive: v1 vectors (proxy-protocol.md §4.1, §4.2)")
     struct ProxyReceiveV1Tests {
         /// §4.1: every valid v1 line, each followed in the same write by a request. The client is

@@ -8,7 +8,7 @@ import Testing
 /// A v1 header spoofing 203.0.113.7:40000 → 198.51.100.1:443.
 let spoofedV1 = ascii("PROXY TCP4 203.0.113.7 198.51.100.1 40000 443\r\n")
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Receive: trusted peers and required mode (A.3)")
     struct ProxyReceiveTrustTests {
         /// T-untrusted: with `trusted=127.0.0.2`, the same header+request from 127.0.0.3 is not

@@ -23,7 +23,7 @@ private func unixPath(_ path: String) -> [UInt8] {
 /// The address block of V2-TCP4 (127.0.0.1:42 → 127.0.0.1:1337), for building TLV vectors.
 private let tcp4Block = "7f000001 7f000001 002a 0539"
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Receive: v2 vectors (proxy-protocol.md §4.3, §4.4)")
     struct ProxyReceiveV2Tests {
         /// §4.3: every valid v2 vector, each followed in the same write by a request. The client is

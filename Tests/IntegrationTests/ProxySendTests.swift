@@ -13,7 +13,7 @@ func parseHeader(_ bytes: [UInt8]) -> (header: ProxyHeader, rest: [UInt8])? {
     return (header, Array(bytes[consumed...]))
 }
 
-extension ProxyProtocolIntegrationTests {
+extension Integration.ProxyProtocolIntegrationTests {
     @Suite("Send: headers to the target (proxy-protocol.md §4.6)")
     struct ProxySendTests {
         /// Starts sluice sending v`version` headers to `target` (and receiving, with `receive`).
