@@ -57,13 +57,13 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// Waits until at least `count` connections were accepted; false on timeout.
     @discardableResult
-    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         waitUntil(timeout: timeout) { acceptedCount >= count }
     }
 
     /// Waits until at least `count` connections were accepted and closed; false on timeout.
     @discardableResult
-    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         waitUntil(timeout: timeout) { closedCount >= count }
     }
 
@@ -71,7 +71,7 @@ public final class LoopbackServer: @unchecked Sendable {
     /// queue (as the kernel reports it) and the server thread has handled every one it accepted;
     /// nil when that does not happen within `timeout`. A connection whose handshake the kernel
     /// completed before the call is counted.
-    public func acceptedCountOnceSettled(timeout: Duration = .seconds(5)) -> Int? {
+    public func acceptedCountOnceSettled(timeout: Duration = .seconds(10)) -> Int? {
         var status = stat()
         guard fstat(listener, &status) == 0 else { return nil }
         let inode = UInt64(status.st_ino)

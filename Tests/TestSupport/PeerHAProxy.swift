@@ -60,7 +60,7 @@ public final class HAProxyPeer: @unchecked Sendable {
     public var diagnostics: String { "haproxy.cfg:\n\(configuration)\n\(peer.output)" }
 
     /// The first log line containing `text` (existing or arriving within `timeout`).
-    public func waitForLog(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         peer.waitForOutput(containing: text, timeout: timeout)
     }
 

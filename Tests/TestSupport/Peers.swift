@@ -207,13 +207,13 @@ public final class PeerProcess: @unchecked Sendable {
 
     /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
     /// contains `text`; nil on timeout.
-    public func waitForOutput(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         waitForOutput(timeout: timeout) { $0.contains(text) }
     }
 
     /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
     /// satisfies `predicate`; nil on timeout.
-    public func waitForOutput(timeout: Duration = .seconds(5), where predicate: (String) -> Bool) -> String? {
+    public func waitForOutput(timeout: Duration = .seconds(10), where predicate: (String) -> Bool) -> String? {
         waitFor(timeout: timeout) { () -> String? in
             let lines = process.stdoutLines + process.stderrLines
             return lines.first { predicate($0.text) }?.text

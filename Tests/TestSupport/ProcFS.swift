@@ -40,6 +40,9 @@ public enum ProcFS {
         return names
     }
 
+    /// The ids of the process's threads.
+    public static func threads(pid: pid_t) -> [pid_t] { entries("/proc/\(pid)/task").compactMap { pid_t($0) } }
+
     /// A field of `/proc/<pid>/status` (the text after `<field>:`, trimmed).
     public static func statusField(pid: pid_t, _ field: String) -> String? {
         guard let text = readFile("/proc/\(pid)/status") else { return nil }
