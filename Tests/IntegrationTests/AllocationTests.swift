@@ -34,9 +34,9 @@ extension Integration.ForwardingTests {
                 ["-threads", "1", "-L", forwardURL(to: [echo.target])],
                 environment: ["LD_PRELOAD": counter, "MALLOC_COUNT_FILE": countFile])
             try runEchoLoad(to: sluice.address(), connections: connections, bytesEach: bytesEach, threads: 1)
-            #expect(waitUntil(timeout: .seconds(5)) { sluice.closeLineCount == connections })
+            #expect(waitUntil(timeout: .seconds(30)) { sluice.closeLineCount == connections })
             sluice.signal(SIGTERM)
-            #expect(sluice.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(sluice.waitForExit(timeout: .seconds(30)) == 0)
             guard let text = ProcFS.readFile(countFile),
                 let count = Int(text.split(separator: "\n").first ?? "")
             else { throw TestSupportError("read \(countFile)", detail: "no allocation count written") }

@@ -24,7 +24,7 @@ extension SluiceProcess {
 
     /// The `error` lines of connection `sid` whose message contains any of `words`
     /// (case-insensitive), waiting up to `timeout` for the first.
-    func waitForError(sid: String, containing words: [String], timeout: Duration = .seconds(3)) -> JSONValue? {
+    func waitForError(sid: String, containing words: [String], timeout: Duration = .seconds(10)) -> JSONValue? {
         waitForLine(timeout: timeout) { line in
             guard line["sid"]?.string == sid, line["level"]?.string == "error",
                 let message = line["msg"]?.string?.lowercased()
