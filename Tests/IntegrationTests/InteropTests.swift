@@ -41,7 +41,7 @@ enum Interop {
 
     /// The whole HTTP request head (up to and including the blank line) that connection `index`
     /// of `target` received, waiting up to `timeout`; "<none>" when it did not arrive.
-    static func request(_ target: RecordingServer, on index: Int = 0, timeout: Duration = .seconds(5)) -> String {
+    static func request(_ target: RecordingServer, on index: Int = 0, timeout: Duration = .seconds(10)) -> String {
         let end: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
         let bytes = waitFor(timeout: timeout) { () -> [UInt8]? in
             let connections = target.connections
@@ -122,7 +122,7 @@ extension SluiceProcess {
     /// The accept line (`"<remote> <> <local>"`) whose `remote` is `remote`, waiting up to
     /// `timeout`; nil when there is none.
     func interopAcceptLine(
-        remote: SocketAddress, service: String? = nil, timeout: Duration = .seconds(5)
+        remote: SocketAddress, service: String? = nil, timeout: Duration = .seconds(10)
     )
         -> JSONValue?
     {
@@ -134,7 +134,7 @@ extension SluiceProcess {
     }
 
     /// The accept line whose `client` (the PROXY header's source) is `client`.
-    func interopAcceptLine(client: SocketAddress, timeout: Duration = .seconds(5)) -> JSONValue? {
+    func interopAcceptLine(client: SocketAddress, timeout: Duration = .seconds(10)) -> JSONValue? {
         let text = client.description
         return waitForLine(timeout: timeout) { line in
             line["client"]?.string == text && line["msg"]?.string?.contains(" <> ") == true
