@@ -85,12 +85,13 @@ extension Integration {
             #expect(result.stdout == "")
         }
 
+        /// A 1 s timeout on a 30 s sleep: killed at the timeout, long before the sleep would end.
         @Test func runProcessKillsOnTimeout() throws {
             let started = Monotonic.now
-            let result = try runProcess("/bin/sleep", ["10"], timeout: .milliseconds(300))
+            let result = try runProcess("/bin/sleep", ["30"], timeout: .seconds(1))
             #expect(result.timedOut)
             #expect(result.exitCode == nil)
-            #expect(started.elapsedSeconds < 2)
+            #expect(TimingBound.isAt(started.elapsedSeconds, deadline: 1), "took \(started.elapsedSeconds) s")
         }
 
         @Test func runProcessReportsSignalDeathAndMissingBinary() throws {
@@ -134,7 +135,7 @@ extension Integration {
             #expect(fake.logLines.first { $0.text == "not json" }?.jsonError != nil)
             #expect(fake.jsonLines.count == 8)
             let client = SocketAddress("127.0.0.1:5555")!
-            let log = try #require(fake.closedConnectionLog(client: client, timeout: .seconds(2)))
+            let log = try #require(fake.closedConnectionLog(client: client, timeout: .seconds(10)))
             #expect(log.sid == "s1")
             #expect(log.lines.count == 5)
             #expect(log.connected?["node"]?.string == "target-0")
@@ -144,10 +145,10 @@ extension Integration {
             #expect(fake.errorSIDs(containing: "Connection Refused") == ["s1"])
             #expect((fake.rssKiB() ?? 0) > 0)
             #expect((fake.openFDCount() ?? 0) >= 3)
-            #expect(fake.process.waitForLine(stream: .stdout, timeout: .seconds(2)) { $0.text == "to stdout" } != nil)
+            #expect(fake.process.waitForLine(stream: .stdout, timeout: .seconds(10)) { $0.text == "to stdout" } != nil)
             fake.signal(SIGTERM)
-            #expect(fake.waitForExit(timeout: .seconds(5)) == 0)
-            #expect(fake.waitForMessage(containing: "bye", timeout: .seconds(1)) != nil)
+            #expect(fake.waitForExit(timeout: .seconds(10)) == 0)
+            #expect(fake.waitForMessage(containing: "bye", timeout: .seconds(10)) != nil)
             #expect(fake.rssKiB() == nil)
         }
 
@@ -168,6 +169,49 @@ extension Integration {
             sleeper.stop()
             #expect(sleeper.exitStatus == .signaled(SIGKILL))
             #expect(sleeper.waitForExit(timeout: .zero) == 128 + SIGKILL)
+        }
+
+        /// A busy process never goes quiet; a sleeping one does, and so does one that just handled
+        /// a signal.
+        @Test func waitUntilQuietTellsBusyFromSleeping() throws {
+            let spinner = try BackgroundProcess("/bin/sh", ["-c", "while :; do :; done"])
+            #expect(!spinner.waitUntilQuiet(timeout: .seconds(1)))
+            spinner.stop()
+            #expect(!spinner.waitUntilQuiet(timeout: .seconds(1)), "a reaped process is not quiet")
+            let sleeper = try BackgroundProcess(
+                "/usr/bin/python3",
+                [
+                    "-c",
+                    "import signal\nsignal.signal(signal.SIGUSR1, lambda *_: print('got it', flush=True))\nwhile True: signal.pause()",
+                ])
+            #expect(sleeper.waitUntilQuiet())
+            sleeper.signal(SIGUSR1)
+            #expect(sleeper.waitForLine(stream: .stdout, timeout: .seconds(10)) { $0.text == "got it" } != nil)
+            #expect(sleeper.waitUntilQuiet())
+        }
+
+        /// A peer is ready once it holds its port, and not when someone else does: a process that
+        /// never listens times out although its port is taken.
+        @Test func peerProcessWaitsForItsOwnListener() throws {
+            let port = try FreePorts.take(1)[0]
+            let directory = try TemporaryDirectory(prefix: "selftest")
+            let peer = try PeerProcess(
+                name: "python listener", executable: "/usr/bin/python3",
+                arguments: [
+                    "-c",
+                    "import socket,time; s=socket.socket(socket.AF_INET6); s.bind(('::', \(port))); s.listen(); time.sleep(60)",
+                ], directory: directory, ports: [port])
+            #expect(peer.isRunning)
+            peer.stop()
+
+            let holder = try PortHolder(address: SocketAddress(.v4(IPv4Address(127, 0, 0, 1)), port: 0))
+            let started = Monotonic.now
+            #expect(throws: TestSupportError.self) {
+                _ = try PeerProcess(
+                    name: "sleep", executable: "/bin/sleep", arguments: ["60"],
+                    directory: TemporaryDirectory(prefix: "selftest"), ports: [holder.port], timeout: .seconds(1))
+            }
+            #expect(started.elapsedSeconds >= 1, "counted someone else's listener as the peer's")
         }
 
         @Test func binaryPathIsNextToTheTestBundle() {
