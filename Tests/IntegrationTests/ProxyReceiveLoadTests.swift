@@ -50,6 +50,8 @@ extension Integration.ProxyProtocolIntegrationTests {
             #expect(
                 waitUntil(timeout: .seconds(10)) { (sluice.openFDCount() ?? .max) <= baseline + 2 },
                 "descriptors after closing: \(sluice.openFDCount() ?? -1), baseline \(baseline)")
+            // Each connection's close line is its last: once all 510 are in, so is any warning.
+            #expect(waitUntil(timeout: .seconds(30)) { sluice.closeLineCount >= 510 }, "close lines")
             #expect(sluice.warningLines.isEmpty, "silent clients that close are not header errors")
         }
 

@@ -145,7 +145,7 @@ public final class PeerProcess: @unchecked Sendable {
     /// took one of its ports) or is not ready in time (then it is killed).
     public init(
         name: String, executable: String, arguments: [String], directory: TemporaryDirectory, ports: [UInt16],
-        terminationSignal: Int32? = nil, timeout: Duration = .seconds(10)
+        terminationSignal: Int32? = nil, timeout: Duration = .seconds(30)
     ) throws {
         self.name = name
         self.terminationSignal = terminationSignal

@@ -31,7 +31,7 @@ public final class SluiceProcess: @unchecked Sendable {
     /// appeared. Throws (with sluice's stderr) when the process exits first or the lines do not
     /// appear within `timeout` (then the process is killed).
     public static func start(
-        _ arguments: [String], expectListeners: Int = 1, timeout: Duration = .seconds(10),
+        _ arguments: [String], expectListeners: Int = 1, timeout: Duration = .seconds(30),
         environment: [String: String] = [:], binary: String = SluiceProcess.binaryPath
     ) throws -> SluiceProcess {
         let process = try BackgroundProcess(
