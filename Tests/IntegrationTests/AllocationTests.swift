@@ -1,4 +1,4 @@
-// Heap allocations on the data path (issue 5): counted in the real binary with an LD_PRELOAD
+// Heap allocations on the data path: counted in the real binary with an LD_PRELOAD
 // malloc counter (Tests/MallocCounter, built here with the system C compiler). The number of
 // allocations per connection must not grow with the bytes relayed.
 import Glibc

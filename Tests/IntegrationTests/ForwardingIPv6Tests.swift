@@ -1,5 +1,4 @@
-// IPv6: forwarding over ::1, and a dual-stack wildcard listener serving both families
-// (issue 2, test 13).
+// IPv6: forwarding over ::1, and a dual-stack wildcard listener serving both families.
 import Glibc
 import Sluice
 import TestSupport

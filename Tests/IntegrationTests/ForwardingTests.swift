@@ -1,9 +1,9 @@
-// Integration tests for the forwarding core (issue 2): the parent suite that serializes them and
-// the helpers they share. Each nested suite lives in its own `Forwarding*Tests.swift` file.
+// Integration tests for the forwarding core: their parent suite and the helpers they share. Each
+// nested suite lives in its own `Forwarding*Tests.swift` file.
 //
 // These tests run the real `sluice` binary (see `SluiceProcess.binaryPath`) against loopback
-// servers. They run one at a time: several measure time, memory or descriptors, which parallel
-// tests would disturb. The whole suite takes well under a minute on 2 cores.
+// servers. Like every suite of this target they run one test at a time (see `Integration`):
+// several measure time, memory or descriptors, which parallel tests would disturb.
 import Glibc
 import Sluice
 import TestSupport

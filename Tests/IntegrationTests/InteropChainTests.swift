@@ -1,4 +1,4 @@
-// Chains through real proxies (issue 6): `-F http://…` through tinyproxy's HTTP CONNECT (plain and
+// Chains through real proxies: `-F http://…` through tinyproxy's HTTP CONNECT (plain and
 // with Basic authentication), `-F socks5://…` through Dante, and `-F …?proxyProtocol=1|2` through
 // an HAProxy `accept-proxy` frontend in front of either, which proves the wire order: the PROXY
 // header first, then CONNECT or the SOCKS5 greeting.

@@ -1,10 +1,13 @@
-// Interop with real peers (issues 4 and 6): the parent suite that serializes every interop test,
-// and the helpers they share. Each nested suite lives in its own `Interop*Tests.swift` file.
+// Interop with real peers: the parent suite of every interop test (serialized with all the others
+// by `Integration`), and the helpers they share. Each nested suite lives in its own
+// `Interop*Tests.swift` file.
 //
 // The peers are the real Debian programs (HAProxy 2.6, nginx 1.22 with the stream module, curl
-// 7.88, tinyproxy 1.11), installed by `scripts/install-test-deps`. A missing peer fails the test
-// with that hint; nothing is skipped. Every peer runs in the foreground in its own temporary
-// directory, on ports chosen free just before, and is killed when its test ends.
+// 7.88, tinyproxy 1.11, Dante 1.4), installed by `scripts/install-test-deps`. A missing peer fails
+// the test with that hint; nothing is skipped. Every peer runs in the foreground in its own
+// temporary directory, on ports chosen free just before (a peer counts as started only once it
+// holds them, and is started again on fresh ports if another process took one), and is killed
+// when its test ends.
 import Glibc
 import Sluice
 import TestSupport
