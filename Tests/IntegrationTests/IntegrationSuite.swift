@@ -68,9 +68,10 @@ struct OneAtATime: SuiteTrait, TestTrait, TestScoping {
 
     func prepare(for test: Test) async throws {
         // Planning calls this before any test runs, so the watch is in place for all of them,
-        // including those of a suite wrongly declared outside `Integration`.
+        // including those of a suite wrongly declared outside `Integration`. (A helper working
+        // on a thread of its own, outside any test, has no test to blame and is let be.)
         ResourceWatch.observe { what in
-            if !OneAtATime.isInside {
+            if Test.current != nil && !OneAtATime.isInside {
                 Issue.record(
                     "\(what) started outside the serialized `Integration` suite: declare the suite in `extension Integration`"
                 )
