@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Robustness against hostile input")
     struct Robustness {
         /// A v2 header whose length is 0xFFFF, cut short: the client sends the signature, the
