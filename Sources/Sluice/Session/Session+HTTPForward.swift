@@ -40,6 +40,9 @@ struct HTTPForwardState {
 }
 
 extension Session {
+    /// The most requests a client may have sent upstream and not yet had answered.
+    static let maxPipelined = 32
+
     /// What one pass over a forwarding connection asks for.
     private enum HTTPRelayAction {
         case wait
@@ -257,8 +260,9 @@ extension Session {
         let resources = reactor.resources
         let pool = resources.buffers
         // Only with nothing queued for the upstream: then whatever one pass adds (at most the
-        // client buffer, plus a little per rewritten head) fits one pool buffer.
-        guard input.pending.isEmpty else { return .wait }
+        // client buffer, plus a little per rewritten head) fits one pool buffer. Pipelining is
+        // bounded too: past `maxPipelined` unanswered requests the client waits.
+        guard input.pending.isEmpty, forward.framing.pendingResponses < Self.maxPipelined else { return .wait }
         var fed = !forward.client.isEmpty
         while true {
             if fed {
