@@ -16,8 +16,34 @@ func render(_ node: DocumentNode) -> String {
     }
 }
 
-private func yaml(_ text: String) throws -> String { render(try DocumentNode.parse(text, format: .yaml)) }
-private func json(_ text: String) throws -> String { render(try DocumentNode.parse(text, format: .json)) }
+private func yaml(_ text: String) throws -> String { render(try checkedParse(text, .yaml)) }
+private func json(_ text: String) throws -> String { render(try checkedParse(text, .json)) }
+
+/// Parses, and checks that every node's and key's line:column agrees with its byte offset.
+private func checkedParse(_ text: String, _ format: DocumentFormat) throws -> DocumentNode {
+    let bytes = Array(text.utf8)
+    let node = try DocumentNode.parse(bytes, format: format)
+    func expected(_ offset: Int) -> SourcePosition {
+        let before = bytes[..<offset]
+        let lineStart = (before.lastIndex(of: 0x0A) ?? -1) + 1
+        let column = bytes[lineStart..<offset].filter { $0 & 0xC0 != 0x80 }.count + 1
+        return SourcePosition(line: before.filter { $0 == 0x0A }.count + 1, column: column, offset: offset)
+    }
+    func check(_ node: DocumentNode) {
+        #expect(node.position == expected(node.position.offset), "\(render(node)) in \(text)")
+        switch node.value {
+        case .sequence(let items): items.forEach(check)
+        case .mapping(let entries):
+            for entry in entries {
+                #expect(entry.keyPosition == expected(entry.keyPosition.offset), "key \(entry.key) in \(text)")
+                check(entry.value)
+            }
+        default: break
+        }
+    }
+    check(node)
+    return node
+}
 
 /// The error of parsing `text`, as `line:column: message`; nil when it parses.
 func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
@@ -72,6 +98,7 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
             // Documents: empty, markers, line endings, byte order mark.
             ("", "null"), ("# only a comment\n", "null"), ("---\na: 1", "{a:1}"), ("--- [1]", "[1]"),
             ("# c\n---\n", "null"), ("a: 1\r\nb: 2\r\n", "{a:1,b:2}"), ("\u{FEFF}a: 1", "{a:1}"),
+            ("[é, [é, {é: é, ü: [x]}], é]", "[\"é\",[\"é\",{é:\"é\",ü:[\"x\"]}],\"é\"]"),
         ] as [(String, String)])
     func parsesYAML(text: String, expected: String) throws {
         #expect(try yaml(text) == expected)
@@ -181,6 +208,8 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
         "q: \"tab\\there\\nline \\\" \\\\ \\u0001 \\u0085 \\u2028 é 😀\"", "'key: with colon': v\n'': empty key\n\"1\": k",
         "{\"deep\": [[[1]], [{\"a\": [{\"b\": null}]}]]}", "f: [1.0, 1e-05, -0.5, 1e+20, 123456.789]",
         "services:\n- name: s\n  handler:\n    metadata: {proxyProtocol: 1, header: {X-A: b}}",
+        // A key that starts with a combining mark (found by the fuzzer).
+        "- \u{32C}+a: x\n  b: y",
     ]
 
     @Test(arguments: emitterSamples)

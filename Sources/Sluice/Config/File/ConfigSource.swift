@@ -36,7 +36,10 @@ public func readConfigSource(_ argument: String) throws(ConfigFileError) -> Conf
     guard !text.isEmpty else { throw ConfigFileError(file: "-C", position: nil, message: "empty file name") }
     let fd = text.withCString { sl_open_readonly($0) }
     guard fd != -1 else {
-        throw ConfigFileError(file: text, position: nil, message: "cannot open: \(Errno.current)")
+        let error = Errno.current
+        // GOST reads `{…}` as inline JSON only when it also ends with `}`.
+        let hint = text.hasPrefix("{") ? " (inline JSON must start with { and end with })" : ""
+        throw ConfigFileError(file: text, position: nil, message: "cannot open: \(error)\(hint)")
     }
     defer { close(fd) }
     let bytes = try readAll(fd: fd, name: text)

@@ -42,7 +42,9 @@ extension DocumentNode {
                 out += " "
                 var rest = ""
                 writeYAMLEntries(entries, to: &rest, indent: indent + 2)
-                out += rest.dropFirst(indent + 2)
+                // Scalars, not Characters: a key may start with a combining mark, which the
+                // space before it would otherwise absorb.
+                out.unicodeScalars.append(contentsOf: rest.unicodeScalars.dropFirst(indent + 2))
             case .sequence(let items) where !items.isEmpty:
                 out += "\n"
                 writeYAMLItems(items, to: &out, indent: indent + 2)
@@ -102,8 +104,14 @@ extension DocumentNode {
             if b == YAMLByte.colon && utf8[i + 1] == YAMLByte.space { return false }
             if b == YAMLByte.hash && utf8[i - 1] == YAMLByte.space { return false }
         }
-        // Characters YAML treats as line breaks or that are not printable: quote them.
-        return !text.unicodeScalars.contains { (0x80...0x9F).contains($0.value) || [0x2028, 0x2029, 0xFEFF].contains($0.value) }
+        return !text.unicodeScalars.contains(where: needsEscape)
+    }
+
+    /// Characters written as `\uXXXX`: controls, YAML's extra line breaks, the byte order mark and
+    /// the non-characters YAML does not allow raw.
+    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || [0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF].contains(v)
     }
 
     /// A double-quoted string with the escapes both YAML and JSON read.
@@ -116,8 +124,7 @@ extension DocumentNode {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
-                || [0x2028, 0x2029, 0xFEFF].contains(scalar.value):
+            case _ where needsEscape(scalar):
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

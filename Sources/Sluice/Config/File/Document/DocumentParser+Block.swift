@@ -13,7 +13,7 @@ extension DocumentParser {
     mutating func parseYAMLDocument() throws(DocumentError) -> DocumentNode {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }  // a byte order mark
         guard try skipToContentLine(includingCurrent: true) else {
-            return DocumentNode(.null, at: position(index), text: "")
+            return DocumentNode(.null, at: nodePosition(index), text: "")
         }
         if byte(index) == UInt8(ascii: "%") && byteColumn(index) == 0 {
             throw fail("directives (%YAML, %TAG) are not supported")
@@ -31,7 +31,7 @@ extension DocumentParser {
                 root = try parseBlockNode(column: byteColumn(index), parentIndent: -1)
                 try finishLine()
             } else {
-                root = DocumentNode(.null, at: position(marker + 3), text: "")
+                root = DocumentNode(.null, at: nodePosition(marker + 3), text: "")
                 if !atEnd { index = marker + 3 }
                 skipToLineEnd()
             }
@@ -117,7 +117,7 @@ extension DocumentParser {
         skipSpacesAndTabs()
         if atEnd || isLineBreak(index) || isCommentStart(index) {
             let mark = index
-            let here = position(index)
+            let here = nodePosition(index)
             if try skipToContentLine(), !isDocumentMarker(index) {
                 let indent = byteColumn(index)
                 if indent > parentIndent {
@@ -170,7 +170,7 @@ extension DocumentParser {
     mutating func parseBlockSequence(column: Int, indentless: Bool) throws(DocumentError) -> DocumentNode {
         try enter()
         defer { depth -= 1 }
-        let start = position(index)
+        let start = nodePosition(index)
         var items: [DocumentNode] = []
         while true {
             index += 1  // the '-'
@@ -217,13 +217,13 @@ extension DocumentParser {
     mutating func parseBlockMapping(column: Int) throws(DocumentError) -> DocumentNode {
         try enter()
         defer { depth -= 1 }
-        let start = position(index)
+        let start = nodePosition(index)
         var entries: [DocumentEntry] = []
         var seen: [String: SourcePosition] = [:]
         while true {
             let keyOffset = index
             let key = try parseImplicitKey()
-            let keyPosition = position(keyOffset)
+            let keyPosition = nodePosition(keyOffset)
             if let first = seen[key] {
                 throw fail("duplicate key \"\(key)\" (first at \(first))", at: keyOffset)
             }

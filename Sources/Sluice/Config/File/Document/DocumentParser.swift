@@ -45,6 +45,8 @@ struct DocumentParser {
     var depth = 0
     /// Offsets where lines start, for turning offsets into line:column.
     let lineStarts: [Int]
+    /// The last position `nodePosition` computed.
+    var positionCache = SourcePosition.start
     static let maxDepth = 512
 
     init(bytes: [UInt8], json: Bool) {
@@ -69,6 +71,23 @@ struct DocumentParser {
         var column = 1
         for i in lineStarts[low]..<offset where bytes[i] & 0xC0 != 0x80 { column += 1 }
         return SourcePosition(line: low + 1, column: column, offset: offset)
+    }
+
+    /// `position(_:)` for a node. Nodes are made mostly in document order, so this counts columns
+    /// from the previous node's position when both are on one line: a long line (minified JSON)
+    /// then costs linear time, not quadratic.
+    mutating func nodePosition(_ offset: Int) -> SourcePosition {
+        let cached = positionCache
+        var result: SourcePosition
+        if offset >= cached.offset && offset <= bytes.count && !bytes[cached.offset..<offset].contains(YAMLByte.lf) {
+            result = cached
+            for i in cached.offset..<offset where bytes[i] & 0xC0 != 0x80 { result.column += 1 }
+            result.offset = offset
+        } else {
+            result = position(offset)
+        }
+        positionCache = result
+        return result
     }
 
     func fail(_ message: String, at offset: Int? = nil) -> DocumentError {
@@ -267,12 +286,13 @@ struct DocumentParser {
         try enter()
         defer { depth -= 1 }
         let opener = index
+        let start = nodePosition(opener)
         index += 1
         var items: [DocumentNode] = []
         try skipFlowSpace(parentIndent: parentIndent, opener: opener)
         if byte(index) == YAMLByte.closeBracket {
             index += 1
-            return DocumentNode(.sequence(items), at: position(opener))
+            return DocumentNode(.sequence(items), at: start)
         }
         while true {
             items.append(try parseFlowNode(parentIndent: parentIndent))
@@ -299,25 +319,26 @@ struct DocumentParser {
             }
             throw fail("expected ',' or ']'")
         }
-        return DocumentNode(.sequence(items), at: position(opener))
+        return DocumentNode(.sequence(items), at: start)
     }
 
     mutating func parseFlowMapping(parentIndent: Int) throws(DocumentError) -> DocumentNode {
         try enter()
         defer { depth -= 1 }
         let opener = index
+        let start = nodePosition(opener)
         index += 1
         var entries: [DocumentEntry] = []
         var seen: [String: SourcePosition] = [:]
         try skipFlowSpace(parentIndent: parentIndent, opener: opener)
         if byte(index) == YAMLByte.closeBrace {
             index += 1
-            return DocumentNode(.mapping(entries), at: position(opener))
+            return DocumentNode(.mapping(entries), at: start)
         }
         while true {
             let keyOffset = index
             let key = try parseFlowKey(parentIndent: parentIndent)
-            let keyPosition = position(keyOffset)
+            let keyPosition = nodePosition(keyOffset)
             if let first = seen[key] {
                 throw fail("duplicate key \"\(key)\" (first at \(first))", at: keyOffset)
             }
@@ -354,7 +375,7 @@ struct DocumentParser {
             }
             throw fail("expected ',' or '}'")
         }
-        return DocumentNode(.mapping(entries), at: position(opener))
+        return DocumentNode(.mapping(entries), at: start)
     }
 
     /// A key inside `{…}`: a string in JSON; a plain or quoted scalar in YAML.
@@ -400,7 +421,7 @@ struct DocumentParser {
             switch b {
             case YAMLByte.quote:
                 index += 1
-                return DocumentNode(.string(String(decoding: out, as: UTF8.self)), at: position(start))
+                return DocumentNode(.string(String(decoding: out, as: UTF8.self)), at: nodePosition(start))
             case YAMLByte.backslash:
                 if !json && isLineBreak(index + 1) {
                     // An escaped line break joins the lines without a space.
@@ -449,7 +470,7 @@ struct DocumentParser {
                     continue
                 }
                 index += 1
-                return DocumentNode(.string(String(decoding: out, as: UTF8.self)), at: position(start))
+                return DocumentNode(.string(String(decoding: out, as: UTF8.self)), at: nodePosition(start))
             case YAMLByte.lf, YAMLByte.cr:
                 out.removeLast(trailingWhite)
                 trailingWhite = 0
@@ -631,7 +652,7 @@ struct DocumentParser {
             }
         }
         let text = String(decoding: out, as: UTF8.self)
-        return DocumentNode(Self.resolvePlain(text), at: position(start), text: text)
+        return DocumentNode(Self.resolvePlain(text), at: nodePosition(start), text: text)
     }
 
     /// At the end of a plain scalar's line: when the scalar continues on a later line, moves to
@@ -744,7 +765,7 @@ struct DocumentParser {
                 throw fail("invalid literal, expected \(word)")
             }
             index += utf8.count
-            return DocumentNode(value, at: position(start))
+            return DocumentNode(value, at: nodePosition(start))
         }
         switch b {
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
@@ -783,8 +804,8 @@ struct DocumentParser {
             while let b = byte(index), YAMLByte.isDigit(b) { index += 1 }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let value = Int(text) { return DocumentNode(.int(value), at: position(start), text: text) }
+        if isInteger, let value = Int(text) { return DocumentNode(.int(value), at: nodePosition(start), text: text) }
         guard let value = Double(text), value.isFinite else { throw fail("number out of range", at: start) }
-        return DocumentNode(.float(value), at: position(start), text: text)
+        return DocumentNode(.float(value), at: nodePosition(start), text: text)
     }
 }
