@@ -54,7 +54,8 @@ enum DocumentOracles {
         let line = before.filter { $0 == 0x0A }.count + 1
         let lineStart = (before.lastIndex(of: 0x0A) ?? -1) + 1
         let column = bytes[lineStart..<position.offset].filter { $0 & 0xC0 != 0x80 }.count + 1
-        require(position.line == line && position.column == column, "position \(position) for offset \(position.offset)")
+        require(
+            position.line == line && position.column == column, "position \(position) for offset \(position.offset)")
     }
 
     /// Every node's and key's position agrees with its offset.

@@ -140,7 +140,8 @@ func planText(_ config: Config) throws -> String {
         "          chain: chain-0", "        listener:", "          type: tcp", "    chains:", "      - name: chain-0",
         "        hops:", "          - name: hop-0", "            nodes:", "              - name: node-0",
         "                addr: :8000", "                connector:", "                  type: http",
-        "                dialer:", "                  type: tcp", "            metadata:", "              proxyProtocol: 1",
+        "                dialer:", "                  type: tcp", "            metadata:",
+        "              proxyProtocol: 1",
     ])
 
     @Test func seedChainExampleMatchesItsCommandLine() throws {
@@ -240,7 +241,8 @@ func planText(_ config: Config) throws -> String {
             "tcp://u:p@:8080/192.168.1.1:80?handler.proxyProtocol=1&handler.sniffing=true&handler.readTimeout=15s"
                 + "&strategy=round&maxFails=1&failTimeout=10s&proxyProtocol=1&service.dialTimeout=10s"
                 + "&service.enableStats=true&interface=eth0&so_mark=100",
-            "-F", "http://u:p@1.2.3.4:8000?strategy=fifo&maxFails=3&failTimeout=30s&proxyProtocol=1&node.proxyProtocol=2"
+            "-F",
+            "http://u:p@1.2.3.4:8000?strategy=fifo&maxFails=3&failTimeout=30s&proxyProtocol=1&node.proxyProtocol=2"
                 + "&connector.timeout=5s",
         ])
         // What a command line cannot say: the listener's chain, a nested header map, the log.
@@ -356,52 +358,101 @@ func planText(_ config: Config) throws -> String {
         arguments: [
             ("[1]", "1:1: the top level: expected a mapping, found a list"),
             ("services: x", "1:11: services: expected a list, found text"),
-            ("services:\n- name: s\n  addr: :1\n  metadata:\n    proxyProtocol: abc",
-             "5:20: services[0].metadata.proxyProtocol: invalid value \"abc\": expected an integer"),
-            ("services:\n- name: s\n  addr: :1\n  metadata: {dialTimeout: soon}",
-             "4:27: services[0].metadata.dialTimeout: invalid value \"soon\": expected a duration such as 10s, 1m30s or 500ms"),
-            ("services:\n- name: s\n  addr: :1\n  handler: {metadata: {splice: maybe}}",
-             "4:32: services[0].handler.metadata.splice: invalid value \"maybe\": expected true or false"),
-            ("services:\n- name: s\n  addr: :1\n  metadata: {proxyProtocol: [1]}",
-             "4:29: services[0].metadata.proxyProtocol: invalid value a list: expected an integer"),
-            ("services:\n- name: s\n  addr: :1\n  metadata: {a: 1, A: 2}",
-             "4:20: services[0].metadata: duplicate key \"A\" (metadata keys are case-insensitive; first at 4:14)"),
+            (
+                "services:\n- name: s\n  addr: :1\n  metadata:\n    proxyProtocol: abc",
+                "5:20: services[0].metadata.proxyProtocol: invalid value \"abc\": expected an integer"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  metadata: {dialTimeout: soon}",
+                "4:27: services[0].metadata.dialTimeout: invalid value \"soon\": expected a duration such as 10s, 1m30s or 500ms"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  handler: {metadata: {splice: maybe}}",
+                "4:32: services[0].handler.metadata.splice: invalid value \"maybe\": expected true or false"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  metadata: {proxyProtocol: [1]}",
+                "4:29: services[0].metadata.proxyProtocol: invalid value a list: expected an integer"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  metadata: {a: 1, A: 2}",
+                "4:20: services[0].metadata: duplicate key \"A\" (metadata keys are case-insensitive; first at 4:14)"
+            ),
             ("services:\n- name: s", "2:3: services[0] (s): missing addr, the host:port to listen on"),
             ("services:\n- addr: :1", "2:3: services[0]: missing name"),
             ("services:\n-", "2:2: services[0]: expected a mapping, found nothing (null)"),
             ("services:\n- name: s\n  addr: :99999", "3:9: services[0].addr: \":99999\": invalid port \"99999\""),
-            ("services:\n- name: s\n  addr: :1\n  handler: {type: fooproxy}",
-             "4:19: services[0].handler.type: unknown handler \"fooproxy\""),
-            ("services:\n- name: s\n  addr: :1\n  listener:\n    type: carrier-pigeon",
-             "5:11: services[0].listener.type: unknown listener \"carrier-pigeon\""),
-            ("services:\n- name: s\n  addr: :1\n  handler: tcp", "4:12: services[0].handler: expected a mapping, found text"),
-            ("services:\n- name: s\n  addr: :1\n  handler: {retries: many}",
-             "4:22: services[0].handler.retries: expected a whole number, found \"many\""),
+            (
+                "services:\n- name: s\n  addr: :1\n  handler: {type: fooproxy}",
+                "4:19: services[0].handler.type: unknown handler \"fooproxy\""
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  listener:\n    type: carrier-pigeon",
+                "5:11: services[0].listener.type: unknown listener \"carrier-pigeon\""
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  handler: tcp",
+                "4:12: services[0].handler: expected a mapping, found text"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  handler: {retries: many}",
+                "4:22: services[0].handler.retries: expected a whole number, found \"many\""
+            ),
             ("services:\n- name: s\n  addr: :1\n  admission: adm-0", "4:3: services[0].admission is not supported yet"),
-            ("services:\n- name: s\n  addr: :1\n  handler: {chainGroup: {chains: [a]}}",
-             "4:13: services[0].handler.chainGroup is not supported yet"),
-            ("services:\n- name: s\n  addr: :1\n  Name: t", "4:3: services[0]: duplicate key \"Name\" (keys are case-insensitive; first at 2:3)"),
-            ("services:\n- name: s\n  addr: :1\n- name: s\n  addr: :2", "4:3: services[1]: the name \"s\" is used twice (first at 2:3)"),
-            ("services:\n- name: s\n  addr: :1\n  forwarder:\n    nodes: [{name: t}]",
-             "5:13: services[0].forwarder.nodes[0]: missing addr, the host:port to forward to"),
-            ("services:\n- name: s\n  addr: :1\n  forwarder:\n    nodes: [{addr: \"x:1-3\"}]",
-             "5:20: services[0].forwarder.nodes[0].addr: \"x:1-3\": invalid port \"1-3\""),
-            ("services:\n- name: s\n  addr: :1\n  forwarder:\n    selector: {strategy: best}",
-             "5:26: services[0].forwarder.selector.strategy: unknown strategy \"best\" (use round, random, fifo or hash)"),
-            ("services:\n- name: s\n  addr: :1\n  forwarder:\n    selector: {maxFails: 1.5}",
-             "5:26: services[0].forwarder.selector.maxFails: expected a whole number, found \"1.5\""),
+            (
+                "services:\n- name: s\n  addr: :1\n  handler: {chainGroup: {chains: [a]}}",
+                "4:13: services[0].handler.chainGroup is not supported yet"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  Name: t",
+                "4:3: services[0]: duplicate key \"Name\" (keys are case-insensitive; first at 2:3)"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n- name: s\n  addr: :2",
+                "4:3: services[1]: the name \"s\" is used twice (first at 2:3)"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  forwarder:\n    nodes: [{name: t}]",
+                "5:13: services[0].forwarder.nodes[0]: missing addr, the host:port to forward to"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  forwarder:\n    nodes: [{addr: \"x:1-3\"}]",
+                "5:20: services[0].forwarder.nodes[0].addr: \"x:1-3\": invalid port \"1-3\""
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  forwarder:\n    selector: {strategy: best}",
+                "5:26: services[0].forwarder.selector.strategy: unknown strategy \"best\" (use round, random, fifo or hash)"
+            ),
+            (
+                "services:\n- name: s\n  addr: :1\n  forwarder:\n    selector: {maxFails: 1.5}",
+                "5:26: services[0].forwarder.selector.maxFails: expected a whole number, found \"1.5\""
+            ),
             ("chains:\n- name: c\n  hops:\n  - name: h", "4:5: chains[0].hops[0]: the hop has no nodes"),
             ("chains:\n- hops: []", "2:3: chains[0]: missing name"),
-            ("chains:\n- name: c\n  hops:\n  - nodes:\n    - addr: p", "5:13: chains[0].hops[0].nodes[0].addr: \"p\": missing port in address \"p\""),
-            ("chains:\n- name: c\n  hops:\n  - nodes:\n    - {addr: \"p:1\", connector: {type: pigeon}}",
-             "5:39: chains[0].hops[0].nodes[0].connector.type: unknown connector \"pigeon\""),
-            ("chains:\n- name: c\n  hops:\n  - nodes:\n    - {addr: \"p:1\", dialer: {type: pigeon}}",
-             "5:36: chains[0].hops[0].nodes[0].dialer.type: unknown dialer \"pigeon\""),
-            ("chains:\n- name: c\n  hops:\n  - nodes: [{addr: \"p:1\", metadata: {proxyProtocol: two}}]",
-             "4:53: chains[0].hops[0].nodes[0].metadata.proxyProtocol: invalid value \"two\": expected an integer"),
-            ("chains:\n- name: c\n  hops:\n  - nodes: [{addr: \"p:1\", connector: {metadata: {header: x}}}]",
-             "4:58: chains[0].hops[0].nodes[0].connector.metadata.header: invalid value \"x\": expected a map"),
-            ("log: {level: loud}", "1:14: log.level: unknown level \"loud\" (use trace, debug, info, warning or error)"),
+            (
+                "chains:\n- name: c\n  hops:\n  - nodes:\n    - addr: p",
+                "5:13: chains[0].hops[0].nodes[0].addr: \"p\": missing port in address \"p\""
+            ),
+            (
+                "chains:\n- name: c\n  hops:\n  - nodes:\n    - {addr: \"p:1\", connector: {type: pigeon}}",
+                "5:39: chains[0].hops[0].nodes[0].connector.type: unknown connector \"pigeon\""
+            ),
+            (
+                "chains:\n- name: c\n  hops:\n  - nodes:\n    - {addr: \"p:1\", dialer: {type: pigeon}}",
+                "5:36: chains[0].hops[0].nodes[0].dialer.type: unknown dialer \"pigeon\""
+            ),
+            (
+                "chains:\n- name: c\n  hops:\n  - nodes: [{addr: \"p:1\", metadata: {proxyProtocol: two}}]",
+                "4:53: chains[0].hops[0].nodes[0].metadata.proxyProtocol: invalid value \"two\": expected an integer"
+            ),
+            (
+                "chains:\n- name: c\n  hops:\n  - nodes: [{addr: \"p:1\", connector: {metadata: {header: x}}}]",
+                "4:58: chains[0].hops[0].nodes[0].connector.metadata.header: invalid value \"x\": expected a map"
+            ),
+            (
+                "log: {level: loud}",
+                "1:14: log.level: unknown level \"loud\" (use trace, debug, info, warning or error)"
+            ),
             ("log: {format: xml}", "1:15: log.format: expected json or text, found \"xml\""),
             ("api: {addr: \":18080\"}", "1:1: api is not supported yet"),
             ("services:\n\t- name: s", "2:1: a tab character is used for indentation; YAML indents with spaces only"),
@@ -411,8 +462,9 @@ func planText(_ config: Config) throws -> String {
     }
 
     @Test func jsonMistakesSayWhere() {
-        #expect(loadFailure("{\"services\": [{\"name\": \"s\", \"addr\": 1}]}", .json)
-            == "gost.json:1:37: services[0].addr: \"1\": missing port in address \"1\"")
+        #expect(
+            loadFailure("{\"services\": [{\"name\": \"s\", \"addr\": 1}]}", .json)
+                == "gost.json:1:37: services[0].addr: \"1\": missing port in address \"1\"")
         #expect(loadFailure("{\"services\": [\n  {\"name\": \"s\",}\n]}", .json) == "gost.json:2:16: expected a key")
         #expect(loadFailure("services: []", .json) == "gost.json:1:1: unexpected character 's'")
     }
@@ -483,7 +535,8 @@ func planText(_ config: Config) throws -> String {
             let back = try loadText(text, format)
             #expect(back.config == config, "\(format):\n\(text)")
             #expect(back.warnings.isEmpty)
-            guard case .printConfig(let printed) = try parseCommandLine(args + ["-O", format.rawValue], environment: [:])
+            guard
+                case .printConfig(let printed) = try parseCommandLine(args + ["-O", format.rawValue], environment: [:])
             else {
                 Issue.record("-O does not print")
                 continue
@@ -557,7 +610,8 @@ func planText(_ config: Config) throws -> String {
         }
     }
 
-    static let web = "services:\n- name: web\n  addr: :80\n  handler: {type: tcp}\n  forwarder: {nodes: [{addr: \"a:1\"}]}\n  x: 1\nlog: {level: error, format: text}\n"
+    static let web =
+        "services:\n- name: web\n  addr: :80\n  handler: {type: tcp}\n  forwarder: {nodes: [{addr: \"a:1\"}]}\n  x: 1\nlog: {level: error, format: text}\n"
     static let api = "{\"services\": [{\"name\": \"api\", \"addr\": \":81\"}], \"log\": {\"output\": \"stdout\"}}"
 
     @Test func configFilesComeBeforeTheCommandLine() throws {
@@ -607,9 +661,11 @@ func planText(_ config: Config) throws -> String {
         arguments: [
             (["-C", "web.yaml", "-L", ":1"], ""),
             (["-C", "web.yaml", "-C", "web.yaml"], "service web is defined in web.yaml and again in web.yaml"),
-            (["-C", "svc0.yaml", "-L", ":1"],
-             "service service-0 is defined in svc0.yaml and by the command line, which names its services"
-                + " service-0, service-1, … and its chain chain-0; rename the one in svc0.yaml"),
+            (
+                ["-C", "svc0.yaml", "-L", ":1"],
+                "service service-0 is defined in svc0.yaml and by the command line, which names its services"
+                    + " service-0, service-1, … and its chain chain-0; rename the one in svc0.yaml"
+            ),
             (["-C", "bad.yaml"], "bad.yaml:2:3: services[0]: missing name"),
             (["-C", "none.yaml"], "none.yaml: cannot open: no such file or directory"),
             (["-C", "none.yaml", "-V"], "version"),
@@ -641,15 +697,21 @@ func planText(_ config: Config) throws -> String {
             fputs(text, file)
             fclose(file)
         }
-        #expect(try readConfigSource("\(dir)/a.yaml") == ConfigSource(name: "\(dir)/a.yaml", bytes: Array("services: []".utf8), format: .yaml))
+        #expect(
+            try readConfigSource("\(dir)/a.yaml")
+                == ConfigSource(name: "\(dir)/a.yaml", bytes: Array("services: []".utf8), format: .yaml))
         #expect(try readConfigSource("\(dir)/b.JSON").format == .json)
         #expect(try readConfigSource("\(dir)/c.yml").format == .yaml)
         #expect(try readConfigSource("\(dir)/d").format == .yaml)
-        #expect(try readConfigSource(" {\"log\": {}} ") == ConfigSource(name: "-C", bytes: Array("{\"log\": {}}".utf8), format: .json))
+        #expect(
+            try readConfigSource(" {\"log\": {}} ")
+                == ConfigSource(name: "-C", bytes: Array("{\"log\": {}}".utf8), format: .json))
         #expect(throws: ConfigFileError(file: dir, position: nil, message: "cannot read: is a directory")) {
             try readConfigSource(dir)
         }
-        #expect(throws: ConfigFileError(file: "\(dir)/x", position: nil, message: "cannot open: no such file or directory")) {
+        #expect(
+            throws: ConfigFileError(file: "\(dir)/x", position: nil, message: "cannot open: no such file or directory")
+        ) {
             try readConfigSource("\(dir)/x")
         }
         // Through the command line, with the real reader.

@@ -134,7 +134,8 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
             ("a: 1\n  b: 2", "2:4: unexpected ':'"), ("a:\n    b: 1\n  c: 2", "3:3: bad indentation"),
             ("a:\n  - x\n  y: 1", "3:3: expected a list item"), ("- a\nb: 1", "2:1: expected a list item"),
             ("a: 1\n- b", "2:1: expected a key at column 1, found a list item"),
-            ("a: \"abc", "1:4: unterminated double-quoted string"), ("a: 'abc", "1:4: unterminated single-quoted string"),
+            ("a: \"abc", "1:4: unterminated double-quoted string"),
+            ("a: 'abc", "1:4: unterminated single-quoted string"),
             ("a: 'abc\nb: 1", "2:1: unterminated quoted string (opened at 1:4)"),
             ("a: 1\nb: 2\na: 3", "3:1: duplicate key \"a\" (first at 1:1)"),
             ("{a: 1, a: 2}", "1:8: duplicate key \"a\" (first at 1:2)"), ("a: &x 1", "1:4: anchors (&name)"),
@@ -144,7 +145,8 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
             ("a: >\n  x", "1:4: block scalars"), ("? a\n: b", "1:1: complex keys"),
             ("a: [1, 2\nb: 3", "2:1: unterminated '[' (opened at 1:4)"), ("a: {b: 1\n", "2:1: unterminated object"),
             ("{a: 1 b: 2}", "1:8: expected ',' or '}'"), ("a: b: c", "1:4: a nested mapping cannot start"),
-            ("a: - b", "1:4: a list cannot start on the same line"), ("a: [1] x", "1:8: unexpected text after the value"),
+            ("a: - b", "1:4: a list cannot start on the same line"),
+            ("a: [1] x", "1:8: unexpected text after the value"),
             ("a: \"x\"#c", "1:7: a comment needs a space"), ("a: \u{1}", "1:4: control character U+0001"),
             ("a: 1\rb: 2", "1:5: a carriage return must be followed by a line feed"),
             ("a: \"\\q\"", "1:5: invalid escape '\\q'"), ("a: \"\\ud800\"", "1:5: lone high surrogate"),
@@ -162,7 +164,9 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
 
     @Test func invalidUTF8IsRefusedWhereItIs() {
         for format in DocumentFormat.allCases {
-            #expect(throws: DocumentError(position: SourcePosition(line: 2, column: 4, offset: 8), message: "invalid UTF-8")) {
+            #expect(
+                throws: DocumentError(position: SourcePosition(line: 2, column: 4, offset: 8), message: "invalid UTF-8")
+            ) {
                 try DocumentNode.parse(Array("a: 1\nb: ".utf8) + [0xC3, 0x28], format: format)
             }
         }
@@ -205,7 +209,8 @@ func parseFailure(_ text: String, _ format: DocumentFormat = .yaml) -> String? {
     static let emitterSamples = [
         "a: 1", "- x\n- [1, 2.5, true, null, '']\n- {}", "{k: [[], {a: {b: [c]}}]}",
         "s: ['1', 'true', 'null', ':8080', '- x', 'a: b', 'a #b', ' lead', 'trail ', '', '~', '0x10', '1e3', '...x']",
-        "q: \"tab\\there\\nline \\\" \\\\ \\u0001 \\u0085 \\u2028 é 😀\"", "'key: with colon': v\n'': empty key\n\"1\": k",
+        "q: \"tab\\there\\nline \\\" \\\\ \\u0001 \\u0085 \\u2028 é 😀\"",
+        "'key: with colon': v\n'': empty key\n\"1\": k",
         "{\"deep\": [[[1]], [{\"a\": [{\"b\": null}]}]]}", "f: [1.0, 1e-05, -0.5, 1e+20, 123456.789]",
         "services:\n- name: s\n  handler:\n    metadata: {proxyProtocol: 1, header: {X-A: b}}",
         // A key that starts with a combining mark (found by the fuzzer).

@@ -178,7 +178,9 @@ public func buildConfig(
         } catch {
             throw UsageError(error.description)
         }
-        for name in loaded.config.services.map({ "service " + $0.name }) + loaded.config.chains.map({ "chain " + $0.name }) {
+        for name in loaded.config.services.map({ "service " + $0.name })
+            + loaded.config.chains.map({ "chain " + $0.name })
+        {
             if let other = origin.updateValue(argument, forKey: name) {
                 throw UsageError("\(name) is defined in \(other) and again in \(argument)")
             }

@@ -29,7 +29,8 @@ extension ConfigDecoder {
     /// A `metadata:` mapping. Keys are lowercased, as GOST's `NewMetadata` does, so two keys that
     /// differ only in case are an error; a null value is no value. Scalars keep their type (`1`
     /// is an int, `"1"` a string, `1.0` a float): the `Metadata` getters accept each where GOST would.
-    func decodeMetadata(_ node: DocumentNode, _ path: String, scope: MetadataScope) throws(ConfigFileError) -> Metadata {
+    func decodeMetadata(_ node: DocumentNode, _ path: String, scope: MetadataScope) throws(ConfigFileError) -> Metadata
+    {
         guard case .mapping(let entries) = node.value else {
             if case .null = node.value { return Metadata() }
             throw failure("\(path): expected a mapping, found \(node.kindDescription)", at: node.position)

@@ -82,7 +82,8 @@ struct ConfigDecoder {
 
     /// The entries of a mapping (nothing for null when `optional`). Keys of the schema match in
     /// any case, so two keys that differ only in case are the same key.
-    func object(_ node: DocumentNode, _ path: String, optional: Bool = true) throws(ConfigFileError) -> [DocumentEntry] {
+    func object(_ node: DocumentNode, _ path: String, optional: Bool = true) throws(ConfigFileError) -> [DocumentEntry]
+    {
         switch node.value {
         case .mapping(let entries):
             var seen: [String: SourcePosition] = [:]
@@ -146,7 +147,8 @@ struct ConfigDecoder {
         case .int(let i): nanoseconds = i
         case .float(let f) where f == f.rounded() && Int(exactly: f) != nil: nanoseconds = Int(exactly: f) ?? 0
         default:
-            throw failure("\(path): expected a duration such as 30s or 1m30s, found \(Self.shown(node))", at: node.position)
+            throw failure(
+                "\(path): expected a duration such as 30s or 1m30s, found \(Self.shown(node))", at: node.position)
         }
         if nanoseconds > 0 && nanoseconds < 1_000_000 {
             warn(
@@ -263,7 +265,8 @@ struct ConfigDecoder {
             let p = "\(path).\(entry.key)"
             switch entry.key.lowercased() {
             case "type":
-                listener.type = try type(entry.value, p, default: "tcp", known: GostRegistry.listeners, what: "listener")
+                listener.type = try type(
+                    entry.value, p, default: "tcp", known: GostRegistry.listeners, what: "listener")
             case "chain": listener.chain = try nonEmpty(string(entry.value, p))
             case "auth": listener.auth = try decodeAuth(entry.value, p)
             case "metadata": listener.metadata = try decodeMetadata(entry.value, p, scope: .listener)
@@ -290,7 +293,9 @@ struct ConfigDecoder {
     }
 
     /// A forwarder node; unnamed ones are `target-<i>`, as the command line names them.
-    mutating func decodeTarget(_ node: DocumentNode, _ path: String, index: Int) throws(ConfigFileError) -> ForwardNodeConfig {
+    mutating func decodeTarget(
+        _ node: DocumentNode, _ path: String, index: Int
+    ) throws(ConfigFileError) -> ForwardNodeConfig {
         var target = ForwardNodeConfig(name: "", addr: "")
         var addrNode: DocumentNode?
         for entry in try object(node, path, optional: false) {
@@ -377,7 +382,8 @@ struct ConfigDecoder {
             case "addr": addrNode = entry.value
             case "connector":
                 let (type, auth, metadata) = try decodePart(
-                    entry.value, p, default: "http", known: GostRegistry.connectors, what: "connector", scope: .connector)
+                    entry.value, p, default: "http", known: GostRegistry.connectors, what: "connector",
+                    scope: .connector)
                 result.connector = ConnectorConfig(type: type, auth: auth, metadata: metadata)
             case "dialer":
                 let (type, auth, metadata) = try decodePart(

@@ -88,7 +88,9 @@ struct ConfigEncoder {
     func selector(_ s: SelectorConfig) -> DocumentNode {
         let timeout =
             format == .json ? DocumentNode(.int(Int(s.failTimeout))) : text(GoDuration.format(s.failTimeout))
-        return map([("strategy", text(s.strategy)), ("maxFails", DocumentNode(.int(s.maxFails))), ("failTimeout", timeout)])
+        return map([
+            ("strategy", text(s.strategy)), ("maxFails", DocumentNode(.int(s.maxFails))), ("failTimeout", timeout),
+        ])
     }
 
     /// Keys sorted, as Go writes a map.

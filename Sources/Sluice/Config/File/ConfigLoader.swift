@@ -78,7 +78,8 @@ public func loadConfig(_ text: String, format: DocumentFormat, file: String) thr
 /// GOST's `mergeConfig`: services and chains of `second` follow those of `first`; `second`'s
 /// `log`, when set, replaces `first`'s.
 public func mergeConfig(_ first: Config, _ second: Config) -> Config {
-    Config(services: first.services + second.services, chains: first.chains + second.chains, log: second.log ?? first.log)
+    Config(
+        services: first.services + second.services, chains: first.chains + second.chains, log: second.log ?? first.log)
 }
 
 /// The configuration in GOST's schema as YAML or JSON (what `-O yaml|json` prints). Loading the

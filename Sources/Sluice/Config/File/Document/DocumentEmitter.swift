@@ -111,7 +111,8 @@ extension DocumentNode {
     /// the non-characters YAML does not allow raw.
     static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
-        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || [0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF].contains(v)
+        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v)
+            || [0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF].contains(v)
     }
 
     /// A double-quoted string with the escapes both YAML and JSON read.

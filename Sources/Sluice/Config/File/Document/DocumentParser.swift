@@ -508,7 +508,8 @@ struct DocumentParser {
         skipSpacesAndTabs()
         guard let b = byte(index), b != YAMLByte.lf, b != YAMLByte.cr else { return }
         if isDocumentMarker(lineStart) {
-            throw fail("unterminated quoted string (opened at \(position(opener))) before a document marker", at: lineStart)
+            throw fail(
+                "unterminated quoted string (opened at \(position(opener))) before a document marker", at: lineStart)
         }
         if spaces <= parentIndent {
             throw fail(
@@ -600,7 +601,8 @@ struct DocumentParser {
         case UInt8(ascii: "*"): throw fail("aliases (*name) are not supported")
         case UInt8(ascii: "!"): throw fail("tags (!tag) are not supported")
         case UInt8(ascii: "|"), UInt8(ascii: ">"):
-            throw fail("block scalars (| and >) are not supported; write the text in double quotes, with \\n for line breaks")
+            throw fail(
+                "block scalars (| and >) are not supported; write the text in double quotes, with \\n for line breaks")
         case UInt8(ascii: "%"): throw fail("directives (%) are not supported")
         case UInt8(ascii: "@"), UInt8(ascii: "`"):
             throw fail("'\(Unicode.Scalar(b))' is reserved and cannot start a value; quote the value")
@@ -638,7 +640,8 @@ struct DocumentParser {
             }
             if atEnd { stoppedAtLineEnd = true }
             var segmentEnd = index
-            while segmentEnd > segmentStart && (bytes[segmentEnd - 1] == YAMLByte.space || bytes[segmentEnd - 1] == YAMLByte.tab)
+            while segmentEnd > segmentStart
+                && (bytes[segmentEnd - 1] == YAMLByte.space || bytes[segmentEnd - 1] == YAMLByte.tab)
             {
                 segmentEnd -= 1
             }
@@ -706,7 +709,8 @@ struct DocumentParser {
                 default: nil
                 }
             if let radix {
-                if let value = Int(String(decoding: utf8[2...], as: UTF8.self), radix: radix), utf8[2] != YAMLByte.minus,
+                if let value = Int(String(decoding: utf8[2...], as: UTF8.self), radix: radix),
+                    utf8[2] != YAMLByte.minus,
                     utf8[2] != UInt8(ascii: "+")
                 {
                     return .int(value)
