@@ -29,10 +29,10 @@ enum DocumentOracles {
         }
         switch result {
         case .failure(let error):
-            checkPosition(error.position, in: bytes)
+            checkPosition(error.position, positions(of: bytes))
             return nil
         case .success(let node):
-            checkPositions(node, in: bytes)
+            checkPositions(node, positions(of: bytes))
             for output in DocumentFormat.allCases {
                 let text = node.formatted(as: output)
                 do {
@@ -46,27 +46,42 @@ enum DocumentOracles {
         }
     }
 
-    /// Line and column agree with the offset: the line is one more than the line feeds before it,
-    /// the column one more than the characters (UTF-8 lead bytes) between the line start and it.
-    static func checkPosition(_ position: SourcePosition, in bytes: [UInt8]) {
-        require(position.offset >= 0 && position.offset <= bytes.count, "offset \(position.offset) of \(bytes.count)")
-        let before = bytes[..<position.offset]
-        let line = before.filter { $0 == 0x0A }.count + 1
-        let lineStart = (before.lastIndex(of: 0x0A) ?? -1) + 1
-        let column = bytes[lineStart..<position.offset].filter { $0 & 0xC0 != 0x80 }.count + 1
+    /// The expected line and column of every offset (one pass): the line is one more than the line
+    /// feeds before the offset, the column one more than the characters (UTF-8 lead bytes) between
+    /// the line start and it.
+    static func positions(of bytes: [UInt8]) -> [(line: Int, column: Int)] {
+        var table: [(line: Int, column: Int)] = [(1, 1)]
+        table.reserveCapacity(bytes.count + 1)
+        var (line, column) = (1, 1)
+        for b in bytes {
+            if b == 0x0A {
+                (line, column) = (line + 1, 1)
+            } else if b & 0xC0 != 0x80 {
+                column += 1
+            }
+            table.append((line, column))
+        }
+        return table
+    }
+
+    static func checkPosition(_ position: SourcePosition, _ table: [(line: Int, column: Int)]) {
         require(
-            position.line == line && position.column == column, "position \(position) for offset \(position.offset)")
+            position.offset >= 0 && position.offset < table.count, "offset \(position.offset) of \(table.count - 1)")
+        let expected = table[position.offset]
+        require(
+            position.line == expected.line && position.column == expected.column,
+            "position \(position) for offset \(position.offset), expected \(expected.line):\(expected.column)")
     }
 
     /// Every node's and key's position agrees with its offset.
-    static func checkPositions(_ node: DocumentNode, in bytes: [UInt8]) {
-        checkPosition(node.position, in: bytes)
+    static func checkPositions(_ node: DocumentNode, _ table: [(line: Int, column: Int)]) {
+        checkPosition(node.position, table)
         switch node.value {
-        case .sequence(let items): for item in items { checkPositions(item, in: bytes) }
+        case .sequence(let items): for item in items { checkPositions(item, table) }
         case .mapping(let entries):
             for entry in entries {
-                checkPosition(entry.keyPosition, in: bytes)
-                checkPositions(entry.value, in: bytes)
+                checkPosition(entry.keyPosition, table)
+                checkPositions(entry.value, table)
             }
         default: break
         }
