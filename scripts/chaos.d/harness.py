@@ -1,0 +1,261 @@
+"""The chaos harness shared by scripts/chaos and scripts/soak: starts the topology, runs rounds of
+seeded random scenarios with a bounded number of workers, and after every round checks the
+oracles on each sluice process: alive, no AddressSanitizer report, descriptors back to the
+baseline (waited for with a deadline), RSS within a bound of its post-warm-up value, and no CPU
+burnt while nothing happens."""
+import asyncio
+import os
+import random
+import sys
+import time
+import traceback
+
+import scenarios as S
+from topology import Topology
+
+MiB = 1 << 20
+LENIENT = {"mutated", "garbage", "oversized", "garbage-chain", "reset-midway", "probe"}
+
+
+def wanted(name, selection):
+    """`selection`: names to keep, or names prefixed with '-' to leave out."""
+    if any(item.startswith("-") for item in selection):
+        return "-" + name not in selection
+    return name in selection
+
+
+class Context:
+    """What scenarios share: the topology and the counters."""
+
+    def __init__(self, topology):
+        self.topology = topology
+        self.counts = {}
+
+    def count(self, key, n=1):
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+class Sample:
+    """One process's readings at a quiet point."""
+
+    def __init__(self, process, fds, rss, cpu):
+        self.process, self.fds, self.rss, self.cpu = process, fds, rss, cpu
+
+
+class Harness:
+    def __init__(self, seed, binary, workdir, name="chaos", rss_slack=16 * MiB, idle_cpu=0.25, weights=None,
+                 workers=24, quiet_deadline=15.0, only_services=None, log=print):
+        self.seed = seed
+        self.name = name
+        self.binary = binary
+        self.workdir = workdir
+        self.rss_slack = rss_slack
+        self.idle_cpu = idle_cpu
+        self.weights = weights or {}
+        self.only_services = only_services
+        self.workers = workers
+        self.quiet_deadline = quiet_deadline
+        self.log = log
+        self.failures = []
+        self.rounds = 0
+        self.scenarios = 0
+        self.crashed = False
+        self.baseline = {}
+        self.rss_reference = {}
+        self.history = []  # per round: {process name: Sample}
+        self.kinds = {}  # scenarios run, per kind
+
+    def fail(self, message):
+        self.failures.append(message)
+        if len(self.failures) <= 40:
+            self.log(f"{self.name}: FAIL {message}")
+        elif len(self.failures) == 41:
+            self.log(f"{self.name}: (further failures counted, not printed)")
+
+    async def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        for stale in os.listdir(self.workdir):
+            if stale.endswith(".log") or stale.startswith("asan-"):
+                os.unlink(os.path.join(self.workdir, stale))
+        self.topology = Topology(self.seed, self.binary, self.workdir)
+        await self.topology.start()
+        self.context = Context(self.topology)
+        self.catalogue = []
+        for name, weight, services, factory in S.catalogue(self.topology):
+            override = self.weights.get(name, self.weights.get("*"))
+            weight = weight if override is None else override
+            if self.only_services:
+                services = [s for s in services if wanted(s.name, self.only_services)]
+            if services and weight > 0:
+                self.catalogue.append((name, weight, services, factory))
+        for process in self.topology.processes:
+            self.baseline[process.name] = process.fd_count()
+            self.log(f"{self.name}: process {process.name} pid {process.pid}: {len([s for s in self.topology.services if s.process is process])} "
+                     f"services, {self.baseline[process.name]} fds: {process.command_line()}")
+        if not self.topology.ipv6:
+            self.log(f"{self.name}: no IPv6 loopback here; the IPv6 service is left out")
+
+    def dead_processes(self):
+        return [p for p in self.topology.processes if not p.alive()]
+
+    async def run_round(self, seconds, max_scenarios):
+        """Workers pick scenarios (each from its own seeded stream) until `seconds` pass or
+        `max_scenarios` ran; then the quiet-point oracles. Returns False once a process died."""
+        index = self.rounds
+        self.rounds += 1
+        started = time.monotonic()
+        stop_at = started + seconds
+        counter = {"n": 0}
+        kinds = {}
+
+        async def worker(w):
+            rng = random.Random(f"{self.seed}:{index}:{w}")
+            names = [c[0] for c in self.catalogue]
+            weights = [c[1] for c in self.catalogue]
+            k = 0
+            while time.monotonic() < stop_at and counter["n"] < max_scenarios and not self.crashed:
+                counter["n"] += 1
+                pick = rng.choices(range(len(names)), weights)[0]
+                name, _, services, factory = self.catalogue[pick]
+                service = rng.choice(services)
+                srng = random.Random(f"{self.seed}:{index}:{w}:{k}")
+                where = f"round {index} worker {w} #{k} {name} on {service.name}"
+                k += 1
+                kinds[name] = kinds.get(name, 0) + 1
+                try:
+                    await asyncio.wait_for(factory(self.context, srng, service), 120)
+                except S.Failure as failure:
+                    if not service.process.alive():
+                        # A consequence of the crash, which the quiet point reports with its log.
+                        self.crashed = True
+                        self.context.count("failed_after_crash")
+                    else:
+                        self.fail(f"{where}: {failure}")
+                except asyncio.TimeoutError:
+                    self.fail(f"{where}: scenario did not end within 120s")
+                except OSError as error:
+                    if name not in LENIENT and service.process.alive():
+                        self.fail(f"{where}: {error!r}")
+                except Exception:  # a bug in the harness itself: show it, count it
+                    self.fail(f"{where}: harness error:\n{traceback.format_exc()}")
+                if k % 8 == 0 and self.dead_processes():
+                    self.crashed = True
+
+        await asyncio.gather(*(worker(w) for w in range(self.workers)))
+        self.scenarios += counter["n"]
+        for name, n in kinds.items():
+            self.kinds[name] = self.kinds.get(name, 0) + n
+        elapsed = time.monotonic() - started
+        samples = await self.quiet_point(index)
+        self.history.append(samples)
+        parts = [f"{name} fds {s.fds}/{self.baseline[name]} rss {s.rss / MiB:.1f}MiB cpu {s.cpu:.2f}s"
+                 for name, s in samples.items()]
+        self.log(f"{self.name}: round {index}: {counter['n']} scenarios in {elapsed:.1f}s; " + "; ".join(parts))
+        return not self.crashed
+
+    async def quiet_point(self, index):
+        """Ends the round's leftovers, then checks every process: descriptors back to the baseline
+        (waited for, up to a deadline), no CPU used over a quiet second, RSS within the bound."""
+        await self.topology.peers.close_all()
+        self.topology.http_b.seen.clear()
+        live = [p for p in self.topology.processes if not self.check_dead(p)]
+        deadline = time.monotonic() + self.quiet_deadline
+        fds = {p.name: p.fd_count() for p in live}
+        while time.monotonic() < deadline and any(fds[p.name] > self.baseline[p.name] and p.alive() for p in live):
+            await asyncio.sleep(0.05)
+            fds = {p.name: p.fd_count() for p in live}
+        cpu_before = {p.name: p.cpu_seconds() for p in live}
+        await asyncio.sleep(1.0)
+        samples = {}
+        for process in live:
+            if self.check_dead(process):
+                continue
+            name, baseline = process.name, self.baseline[process.name]
+            if fds[name] > baseline:
+                self.fail(f"round {index}: process {name}: {fds[name]} descriptors {self.quiet_deadline:.0f}s after the "
+                          f"round ended, baseline {baseline}: {process.fd_targets()}")
+            cpu = process.cpu_seconds()
+            if cpu - cpu_before[name] > self.idle_cpu:
+                self.fail(f"round {index}: process {name} used {cpu - cpu_before[name]:.2f}s of CPU in 1s with no "
+                          "traffic (spinning?)")
+            rss = process.rss_bytes()
+            if index == 0:
+                self.rss_reference[name] = rss
+            elif rss > self.rss_reference[name] + self.rss_slack:
+                self.fail(f"round {index}: process {name} RSS {rss / MiB:.1f} MiB, more than "
+                          f"{self.rss_slack / MiB:.0f} MiB over its post-warm-up {self.rss_reference[name] / MiB:.1f} MiB")
+            samples[name] = Sample(name, fds[name], rss, cpu)
+        return samples
+
+    def check_dead(self, process):
+        """Reports a dead process or an ASan report once; True if the process is gone."""
+        reports = process.asan_reports()
+        if reports and not getattr(process, "reported", False):
+            process.reported = True
+            self.crashed = True
+            text = open(reports[0], errors="replace").read()
+            self.fail(f"process {process.name}: AddressSanitizer report {reports[0]}:\n"
+                      + "\n".join(text.splitlines()[:80]))
+        if process.alive():
+            return False
+        if not getattr(process, "reported_exit", False):
+            process.reported_exit = True
+            self.crashed = True
+            self.fail(f"process {process.name} {process.describe_exit()} (pid {process.pid}); "
+                      f"command: {process.command_line()}\n--- last log lines ({process.log_path}):\n{process.log_tail(25)}")
+        return True
+
+    async def stop(self):
+        """SIGTERM every process: each must exit 0 (after a clean drain) without an ASan report."""
+        await self.topology.peers.close_all()
+        statuses = self.topology.stop()
+        for process in self.topology.processes:
+            status = statuses[process.name]
+            if status != 0 and not getattr(process, "reported_exit", False):
+                self.fail(f"process {process.name}: exit status {status} after SIGTERM; last log lines:\n{process.log_tail(10)}")
+            reports = process.asan_reports()
+            if reports and not getattr(process, "reported", False):
+                text = open(reports[0], errors="replace").read()
+                self.fail(f"process {process.name}: AddressSanitizer report at exit {reports[0]}:\n"
+                          + "\n".join(text.splitlines()[:60]))
+        return statuses
+
+    def log_summary(self):
+        """Warning/error messages each process logged (what the faults provoked), one line each."""
+        for process in self.topology.processes:
+            try:
+                levels, messages = process.log_levels()
+            except OSError:
+                continue
+            top = sorted(messages.items(), key=lambda kv: -kv[1])[:6]
+            self.log(f"{self.name}: log {process.name}: {levels}; top: " + "; ".join(f"{n}x {m}" for m, n in top))
+
+    def kinds_text(self):
+        return " ".join(f"{name}={n}" for name, n in sorted(self.kinds.items(), key=lambda kv: -kv[1]))
+
+    def counts_text(self):
+        c = self.context.counts
+        return (f"connections={c.get('connections', 0)} scenarios={self.scenarios} strict_ok={c.get('strict_ok', 0)} "
+                f"hostile={c.get('hostile', 0)} resets={c.get('resets', 0)}")
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def print_flush(text):
+    print(text, flush=True)
+
+
+def seed_from(value):
+    if value is not None:
+        return value
+    return random.SystemRandom().randrange(1, 1 << 31)
+
+
+def fatal_exit(harness, seed, command):
+    harness.log(f"{harness.name}: replay with {command} --seed {seed}")
+    sys.exit(1)
