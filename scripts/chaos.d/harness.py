@@ -6,11 +6,11 @@ burnt while nothing happens."""
 import asyncio
 import os
 import random
-import sys
 import time
 import traceback
 
 import scenarios as S
+from sluiceproc import ROOT, build_release
 from topology import Topology
 
 MiB = 1 << 20
@@ -36,15 +36,18 @@ class Context:
 
 
 class Sample:
-    """One process's readings at a quiet point."""
+    """One process's readings at a quiet point (and the peaks seen during the round before it)."""
 
     def __init__(self, process, fds, rss, cpu):
         self.process, self.fds, self.rss, self.cpu = process, fds, rss, cpu
+        self.peak_fds = fds
+        self.peak_rss = rss
+        self.time = time.monotonic()
 
 
 class Harness:
     def __init__(self, seed, binary, workdir, name="chaos", rss_slack=16 * MiB, idle_cpu=0.25, weights=None,
-                 workers=24, quiet_deadline=15.0, only_services=None, log=print):
+                 workers=24, quiet_deadline=15.0, only_services=None, warmup_rounds=1, log=print):
         self.seed = seed
         self.name = name
         self.binary = binary
@@ -53,6 +56,7 @@ class Harness:
         self.idle_cpu = idle_cpu
         self.weights = weights or {}
         self.only_services = only_services
+        self.warmup_rounds = warmup_rounds
         self.workers = workers
         self.quiet_deadline = quiet_deadline
         self.log = log
@@ -98,9 +102,10 @@ class Harness:
     def dead_processes(self):
         return [p for p in self.topology.processes if not p.alive()]
 
-    async def run_round(self, seconds, max_scenarios):
+    async def run_round(self, seconds, max_scenarios, background=()):
         """Workers pick scenarios (each from its own seeded stream) until `seconds` pass or
-        `max_scenarios` ran; then the quiet-point oracles. Returns False once a process died."""
+        `max_scenarios` ran, next to the `background` scenarios (factories of (ctx, rng, seconds));
+        then the quiet-point oracles. Returns False once a process died."""
         index = self.rounds
         self.rounds += 1
         started = time.monotonic()
@@ -141,12 +146,36 @@ class Harness:
                 if k % 8 == 0 and self.dead_processes():
                     self.crashed = True
 
-        await asyncio.gather(*(worker(w) for w in range(self.workers)))
+        async def held(i, factory):
+            try:
+                await asyncio.wait_for(factory(self.context, random.Random(f"{self.seed}:{index}:bg{i}"), seconds), seconds + 60)
+            except S.Failure as failure:
+                if service_alive(self):
+                    self.fail(f"round {index} background {i}: {failure}")
+            except (OSError, asyncio.TimeoutError) as error:
+                if service_alive(self):
+                    self.fail(f"round {index} background {i}: {error!r}")
+
+        peaks = {p.name: [0, 0] for p in self.topology.processes}
+
+        async def sampler():
+            while time.monotonic() < stop_at and not self.crashed:
+                for p in self.topology.processes:
+                    peaks[p.name][0] = max(peaks[p.name][0], p.fd_count())
+                    peaks[p.name][1] = max(peaks[p.name][1], p.rss_bytes())
+                await asyncio.sleep(0.5)
+
+        await asyncio.gather(*(worker(w) for w in range(self.workers)),
+                             *(held(i, f) for i, f in enumerate(background)), sampler())
         self.scenarios += counter["n"]
         for name, n in kinds.items():
             self.kinds[name] = self.kinds.get(name, 0) + n
         elapsed = time.monotonic() - started
         samples = await self.quiet_point(index)
+        for name, sample in samples.items():
+            sample.peak_fds = max(sample.fds, peaks[name][0])
+            sample.peak_rss = max(sample.rss, peaks[name][1])
+            sample.scenarios = counter["n"]
         self.history.append(samples)
         parts = [f"{name} fds {s.fds}/{self.baseline[name]} rss {s.rss / MiB:.1f}MiB cpu {s.cpu:.2f}s"
                  for name, s in samples.items()]
@@ -179,9 +208,9 @@ class Harness:
                 self.fail(f"round {index}: process {name} used {cpu - cpu_before[name]:.2f}s of CPU in 1s with no "
                           "traffic (spinning?)")
             rss = process.rss_bytes()
-            if index == 0:
+            if index == self.warmup_rounds - 1:
                 self.rss_reference[name] = rss
-            elif rss > self.rss_reference[name] + self.rss_slack:
+            elif index >= self.warmup_rounds and rss > self.rss_reference[name] + self.rss_slack:
                 self.fail(f"round {index}: process {name} RSS {rss / MiB:.1f} MiB, more than "
                           f"{self.rss_slack / MiB:.0f} MiB over its post-warm-up {self.rss_reference[name] / MiB:.1f} MiB")
             samples[name] = Sample(name, fds[name], rss, cpu)
@@ -235,8 +264,61 @@ class Harness:
 
     def counts_text(self):
         c = self.context.counts
-        return (f"connections={c.get('connections', 0)} scenarios={self.scenarios} strict_ok={c.get('strict_ok', 0)} "
+        text = (f"connections={c.get('connections', 0)} scenarios={self.scenarios} strict_ok={c.get('strict_ok', 0)} "
                 f"hostile={c.get('hostile', 0)} resets={c.get('resets', 0)}")
+        for key in ("unjudged_slow_header", "failed_after_crash"):
+            if c.get(key):
+                text += f" {key}={c[key]}"
+        return text
+
+
+def add_arguments(parser, name, workers):
+    """The flags scripts/chaos and scripts/soak share."""
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--binary", help="sluice binary (default: build .build/release/sluice)")
+    parser.add_argument("--workdir", default=os.path.join(ROOT, ".build", name), help="sluice logs and ASan reports")
+    parser.add_argument("--workers", type=int, default=workers, help="clients running at once")
+    parser.add_argument("--only", help="run only these scenario kinds (comma-separated), to narrow a failure down")
+    parser.add_argument("--skip", help="leave out these scenario kinds (comma-separated)")
+    parser.add_argument("--services", help="use only these services (comma-separated names; -name leaves one out)")
+
+
+def from_arguments(args, name, rss_slack, weights=None, warmup_rounds=1):
+    """Prints the seed, builds the binary unless given, and makes the harness."""
+    seed = seed_from(args.seed)
+    print(f"{name}: seed {seed} (replay with scripts/{name} {args.seconds:g} --seed {seed})", flush=True)
+    binary = os.path.abspath(args.binary) if args.binary else build_release()
+    raise_nofile()
+    merged = dict(weights or {})
+    merged.update(weights_for(args.only, args.skip))
+    return Harness(seed, binary, args.workdir, name=name, rss_slack=rss_slack, workers=args.workers, weights=merged,
+                   only_services=set(args.services.split(",")) if args.services else None,
+                   warmup_rounds=warmup_rounds, log=print_flush)
+
+
+def weights_for(only, skip):
+    """--only a,b: every other scenario kind gets weight 0 (the listed ones keep theirs);
+    --skip a,b: these get weight 0."""
+    weights = {}
+    if only:
+        weights["*"] = 0
+        for kind in only.split(","):
+            weights[kind] = None
+    for kind in (skip or "").split(","):
+        if kind:
+            weights[kind] = 0
+    return weights
+
+
+def replay_hint(harness, args):
+    extra = "".join(f" --{flag} {getattr(args, flag)}" for flag in ("binary", "only", "skip") if getattr(args, flag))
+    if args.services:
+        extra += f" --services={args.services}"
+    return f"{harness.name}: replay with scripts/{harness.name} {args.seconds:g} --seed {harness.seed}{extra}"
+
+
+def service_alive(harness):
+    return not harness.dead_processes()
 
 
 def raise_nofile():
@@ -255,7 +337,3 @@ def seed_from(value):
         return value
     return random.SystemRandom().randrange(1, 1 << 31)
 
-
-def fatal_exit(harness, seed, command):
-    harness.log(f"{harness.name}: replay with {command} --seed {seed}")
-    sys.exit(1)

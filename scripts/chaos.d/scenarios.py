@@ -37,6 +37,7 @@ class Client:
         self.received = bytearray()
         self.end = None  # "eof", "reset" once the read side ended
         self.connect_started = None  # Sluice's per-connection deadlines start no earlier than this
+        self.marked = None
 
     async def connect(self):
         loop = asyncio.get_running_loop()
@@ -57,14 +58,17 @@ class Client:
         host, port = self.sock.getsockname()[:2]
         return host, port
 
-    async def send(self, data, rng=None, pieces=1, max_delay=0.0):
-        """Sends `data`, split at random points into up to `pieces` writes with random pauses."""
+    async def send(self, data, rng=None, pieces=1, max_delay=0.0, mark=None):
+        """Sends `data`, split at random points into up to `pieces` writes with random pauses.
+        With `mark`, `self.marked` is set to the time the first `mark` bytes were handed over."""
         loop = asyncio.get_running_loop()
         cuts = [0, len(data)]
         if rng and pieces > 1 and len(data) > 1:
             cuts = sorted(set([0, len(data)] + [rng.randrange(1, len(data)) for _ in range(pieces - 1)]))
         for a, b in zip(cuts, cuts[1:]):
             await loop.sock_sendall(self.sock, data[a:b])
+            if mark is not None and a < mark <= b:
+                self.marked = time.monotonic()
             if max_delay and rng:
                 await asyncio.sleep(rng.random() * max_delay)
 
@@ -184,7 +188,7 @@ def check_hop_header(ctx, client, service, header):
 # Strict: exchanges that must come back byte-exact
 
 
-async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=False):
+async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=False, small=False):
     """Optional PROXY header, then a payload written in random pieces; half-close and read to EOF,
     or read exactly the expected bytes and close. The echo (or the target's report + echo) must be
     exact, and the headers Sluice sent must name the right endpoints."""
@@ -193,7 +197,7 @@ async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=Fals
     sniffs = service.receive or service.untrusted
     if service.required or (sniffs and rng.random() < 0.6) or (not sniffs and service.target == "echo" and rng.random() < 0.05):
         header = header_for(rng, service, big=rng.random() < 0.2)
-    size = pick_size(rng, bulk)
+    size = rng.randrange(0, 2048) if small else pick_size(rng, bulk)
     payload = payload_bytes(rng, size, avoid_header_start=header is None and sniffs)
     if header is None and size == 0 and sniffs:
         payload = b"x"
@@ -205,13 +209,18 @@ async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=Fals
         half_close = rng.random() < 0.6
         budget = 30 + len(sent) / 2e6 * (10 if slow_reader or service.target == "slow" else 1)
 
+        head = len(header.data) if header else 0
+
         async def writer():
             if pauses:
-                for piece in (sent[: len(sent) // 2], sent[len(sent) // 2:]):
+                # The pauses fall in the payload only: a header must arrive within its timeout.
+                await client.send(sent[:head], rng, pieces=3, max_delay=0.02, mark=head)
+                for piece in (payload[: len(payload) // 2], payload[len(payload) // 2:]):
                     await client.send(piece, rng, pieces=3, max_delay=0.02)
                     await asyncio.sleep(rng.random() * 0.4)
             else:
-                await client.send(sent, rng, pieces=rng.randrange(1, 9), max_delay=0.02 if len(sent) < 100_000 else 0.0)
+                await client.send(sent, rng, pieces=rng.randrange(1, 9), max_delay=0.02 if len(sent) < 100_000 else 0.0,
+                                  mark=head)
             if half_close:
                 client.shutdown_write()
 
@@ -238,6 +247,12 @@ async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=Fals
         if not ok:
             raise Failure(f"{service.name}: stalled: {len(client.received)} of {want_len} bytes after {budget:.0f}s "
                           f"(header {header}, half_close={half_close})")
+        if header and (service.receive or service.untrusted) and client.marked is not None \
+                and client.marked - client.connect_started > service.header_timeout * 0.7:
+            # This machine was too slow to get the header out well inside its timeout: Sluice may
+            # rightly have served it as plain, so the outcome is not judged.
+            ctx.count("unjudged_slow_header")
+            return
         rest = check_record(ctx, client, service, header, 0) if service.target == "record" else bytes(client.received)
         if half_close and client.end != "eof":
             raise Failure(f"{service.name}: ended with {client.end} instead of EOF after half-close ({header})")
@@ -566,6 +581,8 @@ def catalogue(topology):
     sniffing = lambda s: s.receive or s.untrusted  # noqa: E731
     return [
         ("exchange", 40, _services(topology, lambda s: s.delivers and not s.slow), lambda c, r, s: exchange(c, r, s)),
+        ("churn", 10, _services(topology, lambda s: s.delivers and not s.slow),
+         lambda c, r, s: exchange(c, r, s, small=True)),
         ("exchange-slow-dial", 2, _services(topology, lambda s: s.slow), lambda c, r, s: exchange(c, r, s)),
         ("bulk", 3, _services(topology, lambda s: s.target == "echo" and not s.slow),
          lambda c, r, s: exchange(c, r, s, bulk=True)),

@@ -115,6 +115,9 @@ class Topology:
         sb = await peers.listen(self.socks_b.handle)
         sbad = await peers.listen(self.socks_bad.handle)
         hc = await peers.listen(self.http_c.handle)
+        self.socks_plain = P.SOCKS5Node(f"sp-{self.seed}")
+        self.socks_plain_port = await peers.listen(self.socks_plain.handle)
+        self.http_c_port = hc
         hbad = await peers.listen(self.http_bad.handle)
         self.garbage_tag = peers.refusing_port()
         self.stall_tag = peers.refusing_port()
