@@ -8,7 +8,15 @@
 
 #include "CSluice.h"
 
+// The Swift side reads events only through sl_epoll_event_* and steps with the imported type's
+// stride, so either layout works; these pin down which one each supported architecture has.
+#if defined(__x86_64__)
 _Static_assert(sizeof(struct epoll_event) == 12, "epoll_event is packed on x86_64");
+#elif defined(__aarch64__)
+_Static_assert(sizeof(struct epoll_event) == 16, "epoll_event is naturally aligned on arm64");
+#else
+#error "Sluice supports x86_64 and arm64 Linux"
+#endif
 _Static_assert(sizeof(struct sockaddr_storage) >= sizeof(struct sockaddr_in6), "storage holds in6");
 
 int sl_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }

@@ -12,7 +12,13 @@ func printError(_ text: String) {
 
 // Block the shutdown signals before any thread starts, so every thread inherits the mask and only
 // the signalfd sees them.
-let signals = sl_signalfd_for_shutdown()
+let signals: Int32
+do {
+    signals = try ProcessSignals.open()
+} catch {
+    printError("signalfd: \(error)")
+    exit(ExitStatus.startupFailure.rawValue)
+}
 
 let plan: RunPlan
 do {

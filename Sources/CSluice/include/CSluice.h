@@ -169,21 +169,8 @@ static inline int sl_open_append(const char *path) {
 
 static inline int sl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads created later inherit the mask)
-/// and returns a signalfd that reports them. SIGPIPE is ignored process-wide.
-static inline int sl_signalfd_for_shutdown(void) {
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
-
-static inline void sl_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+/// A signalfd reporting the signals in `set` (which the caller has blocked).
+static inline int sl_signalfd(const sigset_t *set) { return signalfd(-1, set, SFD_CLOEXEC); }
 
 /// Reads one signal number from a signalfd, or -1.
 static inline int sl_read_signal(int fd) {

@@ -5,6 +5,10 @@
 public enum HTTPConnect {
     /// The longest reply head accepted before the tunnel is declared broken.
     public static let maxResponseHead = 8 * 1024
+    /// The longest request Sluice sends (and the plan accepts); common proxies refuse longer heads.
+    public static let maxRequestLength = 8 * 1024
+    /// The longest "host:port" a request can name: a 253-byte DNS name and a five-digit port.
+    public static let maxAuthorityLength = 253 + 6
 
     /// `CONNECT <target> HTTP/1.1` with `Host`, `Proxy-Connection: keep-alive`, Basic
     /// `Proxy-Authorization` when credentials are given, and any extra header fields.

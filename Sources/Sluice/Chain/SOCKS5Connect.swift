@@ -5,6 +5,9 @@
 public struct SOCKS5Connect: Equatable {
     enum Stage: Equatable { case greeting, authentication, reply, done }
 
+    /// The longest user name or password RFC 1929 can carry.
+    public static let maxCredentialLength = 255
+
     let target: String
     let auth: Credentials?
     private(set) var stage = Stage.greeting
@@ -43,14 +46,20 @@ public struct SOCKS5Connect: Equatable {
                 return .send(request, consumed: 2)
             case 2 where auth != nil:
                 stage = .authentication
-                let user = Array(auth!.username.utf8.prefix(255))
-                let pass = Array(auth!.password.utf8.prefix(255))
+                // RFC 1929 gives each a one-byte length; the plan rejects longer ones, never truncate.
+                let user = Array(auth!.username.utf8)
+                let pass = Array(auth!.password.utf8)
+                guard user.count <= Self.maxCredentialLength, pass.count <= Self.maxCredentialLength else {
+                    return .failed("socks5: user name or password longer than \(Self.maxCredentialLength) bytes")
+                }
                 return .send([1, UInt8(user.count)] + user + [UInt8(pass.count)] + pass, consumed: 2)
             case 0xFF: return .failed("socks5: no acceptable authentication method")
             default: return .failed("socks5: unsupported authentication method \(bytes[1])")
             }
         case .authentication:
             guard bytes.count >= 2 else { return .needMore }
+            // RFC 1929 §2: the status reply starts with the sub-negotiation version, 1.
+            guard bytes[0] == 1 else { return .failed("socks5: bad authentication reply version \(bytes[0])") }
             guard bytes[1] == 0 else { return .failed("socks5: authentication failed") }
             stage = .reply
             guard let request = connectRequest() else { return .failed("socks5: bad target \(target)") }

@@ -196,6 +196,9 @@ private let flagTable: [String: Flag] = [
             return "expected a duration such as 5s, 1m or 500ms"
         }
         guard ns >= 0 else { return "must not be negative" }
+        guard ns <= GoDuration.longestConfigured else {
+            return "must be at most \(GoDuration.format(GoDuration.longestConfigured))"
+        }
         values.grace = ns
         return nil
     },

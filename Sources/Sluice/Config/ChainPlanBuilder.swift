@@ -67,12 +67,37 @@ private func makeNodePlan(
         }
         headers.append(HeaderField(name: field.key, value: value))
     }
+    let auth = node.connector.auth.map { Credentials(username: $0.username, password: $0.password) }
+    try checkRequestSize(connector: connector, auth: auth, headers: headers, context: context)
     return NodePlan(
         name: name, host: endpoint.host, port: endpoint.port, address: endpoint.dialAddress, text: node.addr,
-        connector: connector,
-        auth: node.connector.auth.map { Credentials(username: $0.username, password: $0.password) },
+        connector: connector, auth: auth,
         proxyProtocol: proxyProtocolVersion(ownProxyProtocol ?? hopProxyProtocol), headers: headers,
         connectTimeout: (timeout ?? 0) > 0 ? timeout : nil)
+}
+
+/// Rejects credentials and headers that would not fit the node's request: RFC 1929 lengths are one
+/// byte; a CONNECT request (with the longest possible authority) must stay within
+/// `HTTPConnect.maxRequestLength`.
+private func checkRequestSize(
+    connector: ConnectorKind, auth: Credentials?, headers: [HeaderField], context: String
+) throws(UsageError) {
+    switch connector {
+    case .socks5:
+        guard let auth else { return }
+        let limit = SOCKS5Connect.maxCredentialLength
+        guard auth.username.utf8.count <= limit, auth.password.utf8.count <= limit else {
+            throw UsageError("\(context): socks5 user name and password must each be at most \(limit) bytes")
+        }
+    case .http:
+        let longest = String(repeating: "x", count: HTTPConnect.maxAuthorityLength)
+        let length = HTTPConnect.request(target: longest, auth: auth, headers: headers).count
+        guard length <= HTTPConnect.maxRequestLength else {
+            throw UsageError(
+                "\(context): the CONNECT request would be \(length) bytes with these credentials and headers"
+                    + " (at most \(HTTPConnect.maxRequestLength))")
+        }
+    }
 }
 
 /// A validated `host:port`: the host is empty, an IP literal (IPv6 in brackets) or a DNS name.

@@ -10,6 +10,18 @@ public enum GoDuration {
     public static let second: Int64 = 1_000_000_000
     public static let minute: Int64 = 60 * second
     public static let hour: Int64 = 60 * minute
+    /// The longest duration a configuration may give (a year, either sign). Deadlines are
+    /// `now + duration`; with this bound they stay centuries away from Int64's end.
+    public static let longestConfigured: Int64 = 8760 * hour
+
+    /// `now + duration`, saturating at `Int64.max` (a deadline that never comes) and at 1 (never 0,
+    /// which means "no deadline").
+    @inline(__always)
+    public static func deadline(after now: Int64, _ duration: Int64) -> Int64 {
+        let (sum, overflow) = now.addingReportingOverflow(duration)
+        if overflow { return duration > 0 ? Int64.max : 1 }
+        return max(sum, 1)
+    }
 
     /// Why a text is not a duration; `message` reads like Go's (`time: missing unit in duration "5"`).
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -181,20 +181,28 @@ public struct Metadata: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         guard let (key, value) = lookup(keys) else { return nil }
         let error = MetadataError(
             key: key, value: value.text ?? "[container]", expected: "a duration such as 10s, 1m30s or 500ms")
+        let ns: Int64
         switch value {
         case .int(let i):
-            let (ns, overflow) = Int64(i).multipliedReportingOverflow(by: GoDuration.second)
+            let (product, overflow) = Int64(i).multipliedReportingOverflow(by: GoDuration.second)
             guard !overflow else { throw error }
-            return ns
+            ns = product
         case .float(let f):
-            let ns = f * Double(GoDuration.second)
-            guard ns.isFinite, abs(ns) < 9.2e18 else { throw error }
-            return Int64(ns)
+            let product = f * Double(GoDuration.second)
+            guard product.isFinite, abs(product) < 9.2e18 else { throw error }
+            ns = Int64(product)
         case .string(let s):
-            guard let ns = GoDuration.parseMetadata(s) else { throw error }
-            return ns
+            guard let parsed = GoDuration.parseMetadata(s) else { throw error }
+            ns = parsed
         case .bool, .list, .map: throw error
         }
+        // Every deadline is "now + duration": keep configured durations far from Int64's end.
+        guard ns.magnitude <= GoDuration.longestConfigured.magnitude else {
+            throw MetadataError(
+                key: key, value: value.text ?? "[container]",
+                expected: "a duration of at most \(GoDuration.format(GoDuration.longestConfigured))")
+        }
+        return ns
     }
 
     /// Text: strings as they are, numbers and booleans formatted as Go's `GetString` does.

@@ -30,6 +30,9 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
         throw UsageError("thread count must be between 1 and \(maxThreads) (got \(threads))")
     }
     guard options.grace >= 0 else { throw UsageError("grace period must not be negative") }
+    guard options.grace <= GoDuration.longestConfigured else {
+        throw UsageError("grace period must be at most \(GoDuration.format(GoDuration.longestConfigured))")
+    }
     var logLevel = options.logLevel ?? .info
     if options.logLevel == nil, let text = config.log?.level, !text.isEmpty {
         guard let level = LogLevel(name: text) else {

@@ -9,8 +9,8 @@ public enum ReactorMessage: Sendable {
     case stopAccepting
     /// Close every session now (the grace period is over) and finish.
     case closeAll
-    /// A host name lookup for the session in `slot`/`generation` finished.
-    case resolved(slot: UInt32, generation: UInt32, address: SocketAddress?)
+    /// A host name lookup for dial attempt `attempt` of the session in `slot`/`generation` finished.
+    case resolved(slot: UInt32, generation: UInt32, attempt: UInt32, address: SocketAddress?)
 }
 
 /// A reactor's inbox.
@@ -20,9 +20,9 @@ public final class Mailbox: @unchecked Sendable {
     private let lock = ConditionLock()
     private var messages: [ReactorMessage] = []
 
-    public init() {
+    public init() throws(Errno) {
         fd = sl_eventfd()
-        precondition(fd >= 0, "eventfd failed: \(Errno.current)")
+        guard fd >= 0 else { throw Errno.current }
     }
 
     deinit { Glibc.close(fd) }

@@ -42,7 +42,7 @@ public final class Reactor: @unchecked Sendable {
     private var bufferLeasesAtLastLook = 0
     let resources: RelayResources
     let logger: Logger
-    let mailbox = Mailbox()
+    let mailbox: Mailbox
     let resolver: Resolver
     /// The time at the start of this turn (monotonic ns).
     private(set) var now: Int64
@@ -54,19 +54,31 @@ public final class Reactor: @unchecked Sendable {
     /// A descriptor held back so that accept can still shed connections at the fd limit.
     private var reserveFD: Int32
     private var lastDescriptorWarning: Int64 = 0
+    private var lastRegistrationWarning: Int64 = 0
+    private var registrationFailures = 0
+    #if DEBUG
+        /// Failures the integration tests inject (debug builds only).
+        private var faults = FaultInjection.fromEnvironment()
+    #endif
     private let onFinish: @Sendable () -> Void
 
     /// Creates a reactor serving `listeners` (already bound and listening, one per service).
     init(
         index: Int, listeners: [(fd: Int32, service: Service, fixedLocal: SocketAddress?)], logger: Logger,
         resolver: Resolver, pipeLimit: Int, onFinish: @escaping @Sendable () -> Void
-    ) {
+    ) throws(StartupError) {
         self.index = index
         self.logger = logger
         self.resolver = resolver
         self.onFinish = onFinish
         epfd = sl_epoll_create()
-        precondition(epfd >= 0, "epoll_create1 failed: \(Errno.current)")
+        guard epfd >= 0 else { throw StartupError(message: "epoll_create1: \(Errno.current)") }
+        do {
+            mailbox = try Mailbox()
+        } catch {
+            Glibc.close(epfd)
+            throw StartupError(message: "eventfd: \(error)")
+        }
         events = .allocate(capacity: Int(maxEvents))
         now = monotonicNanoseconds()
         timers = TimerWheel(now: now)
@@ -109,13 +121,37 @@ public final class Reactor: @unchecked Sendable {
         return generationCounter
     }
 
-    /// Registers `fd` once for everything, edge-triggered.
+    /// Registers `fd` once for everything, edge-triggered. Returns the error when the kernel refuses
+    /// (ENOSPC at `fs.epoll.max_user_watches`, ENOMEM): the caller closes that one connection.
     @inline(__always)
-    func register(_ fd: Int32, kind: TokenKind, slot: UInt32, generation: UInt32) {
+    func register(_ fd: Int32, kind: TokenKind, slot: UInt32, generation: UInt32) -> Errno? {
         let events = SL_EPOLLIN | SL_EPOLLOUT | SL_EPOLLRDHUP | SL_EPOLLET
-        if sl_epoll_add(epfd, fd, events, Self.token(kind, slot, generation)) == -1 {
-            // Only a bug (a closed or duplicate fd) makes this fail.
-            preconditionFailure("epoll_ctl(ADD) failed: \(Errno.current)")
+        var error: Errno? = nil
+        if sl_epoll_add(epfd, fd, events, Self.token(kind, slot, generation)) == -1 { error = Errno.current }
+        #if DEBUG
+            if error == nil && faults.failRegistration() {
+                _ = sl_epoll_del(epfd, fd)
+                error = Errno(ENOSPC)
+            }
+        #endif
+        guard let error else { return nil }
+        warnRegistrationFailed(error)
+        return error
+    }
+
+    /// Logs a refused registration, once per second at most (a client holding many connections
+    /// could otherwise flood the log).
+    private func warnRegistrationFailed(_ error: Errno) {
+        registrationFailures &+= 1
+        guard now - lastRegistrationWarning >= nanosecondsPerSecond else { return }
+        lastRegistrationWarning = now
+        let count = registrationFailures
+        registrationFailures = 0
+        logger.log(.warning) {
+            $0.add(.kind, .literal("service"))
+            $0.add(
+                .msg,
+                .text("epoll_ctl: \(error); closed \(count) connection(s) (raise fs.epoll.max_user_watches?)"))
         }
     }
 
@@ -176,6 +212,7 @@ public final class Reactor: @unchecked Sendable {
         pipeLeasesAtLastLook = resources.pipes.leases
         if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
         bufferLeasesAtLastLook = resources.buffers.leases
+        timers.trim()
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its
@@ -219,10 +256,10 @@ public final class Reactor: @unchecked Sendable {
         case .closeAll:
             closeListeners()
             for case let session? in sessions { session.close(.shutdown) }
-        case .resolved(let slot, let generation, let address):
+        case .resolved(let slot, let generation, let attempt, let address):
             let i = Int(slot)
             if i < sessions.count, let session = sessions[i], session.generation == generation {
-                session.resolved(address)
+                session.resolved(address, attempt: attempt)
             }
         }
     }
@@ -324,7 +361,12 @@ public final class Reactor: @unchecked Sendable {
         session.slot = slot
         session.generation = nextGeneration()
         sessionCount += 1
-        register(fd, kind: .client, slot: slot, generation: session.generation)
+        if register(fd, kind: .client, slot: slot, generation: session.generation) != nil {
+            // Refused by the kernel (logged, rate-limited): this connection goes, the rest keep serving.
+            Socket.close(fd, reset: true)
+            release(session)
+            return
+        }
         session.start(fd: fd, service: service, remote: remote, local: local)
     }
 

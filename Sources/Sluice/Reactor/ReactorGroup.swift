@@ -45,14 +45,17 @@ public final class ReactorGroup: @unchecked Sendable {
             let listeners = bound.map { entry in
                 (fd: entry.fds[i], service: entry.service, fixedLocal: Self.fixedLocal(entry.address))
             }
-            let reactor = Reactor(
+            let reactor = try Reactor(
                 index: i, listeners: listeners, logger: Logger(level: plan.logLevel, sink: sink),
                 resolver: resolver, pipeLimit: pipeLimit
             ) { [unowned self] in self.reactorFinished() }
             reactors.append(reactor)
         }
         for reactor in reactors {
-            threads.append(OSThread(name: "sluice-\(reactor.index)") { reactor.run() })
+            guard let thread = OSThread(name: "sluice-\(reactor.index)", { reactor.run() }) else {
+                throw StartupError(message: "cannot start reactor thread \(reactor.index) (pthread_create)")
+            }
+            threads.append(thread)
         }
     }
 
@@ -116,7 +119,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     graceDeadline = Int64.max
                 } else {
                     draining = true
-                    graceDeadline = monotonicNanoseconds() + plan.grace
+                    graceDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
                     logger.log(.info) {
                         $0.add(.kind, .literal("service"))
                         let grace = plan.grace / nanosecondsPerMillisecond

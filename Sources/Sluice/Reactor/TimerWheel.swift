@@ -1,5 +1,6 @@
 // TimerWheel: a hashed timing wheel of per-session deadlines (header, dial, handshake, idle).
-// Cancellation is lazy: an entry names a slot and generation, and a stale entry is ignored on firing.
+// Each slot has at most one entry: scheduling again moves it, and a closing session cancels it, so
+// the wheel never holds more entries than there are open sessions, however fast connections churn.
 
 /// One scheduled deadline: which session (slot and generation) and the tick it is due at.
 public struct TimerEntry: Equatable, Sendable {
@@ -13,11 +14,14 @@ public struct TimerEntry: Equatable, Sendable {
 public struct TimerWheel {
     public let tickNanoseconds: Int64
     private var buckets: [[TimerEntry]]
+    /// Where each slot's entry is (`bucket << 32 | index`), -1 when it has none. Indexed by slot:
+    /// slots are dense (the reactor's session table), so this is as long as the peak of sessions.
+    private var positions: [Int] = []
     private var lastTick: Int64
     /// Every bucket for the ticks after `lastTick` and before this one is empty (so the search for
     /// the next deadline does not rescan them every turn).
     private var emptyUntil: Int64
-    /// Entries in the wheel, stale ones included.
+    /// Entries in the wheel: at most one per slot.
     public private(set) var count = 0
 
     public init(now: Int64, tickNanoseconds: Int64 = 10 * nanosecondsPerMillisecond, bucketCount: Int = 1024) {
@@ -29,17 +33,51 @@ public struct TimerWheel {
 
     /// The tick a deadline falls in, rounded up so a timer never fires early.
     @inline(__always) public func tick(for deadline: Int64) -> Int64 {
-        (deadline + tickNanoseconds - 1) / tickNanoseconds
+        // Saturating: a deadline near Int64.max (a duration that never ends) must not trap.
+        let (sum, overflow) = deadline.addingReportingOverflow(tickNanoseconds - 1)
+        return (overflow ? Int64.max : sum) / tickNanoseconds
     }
 
-    /// Schedules `slot`/`generation` at `deadline` (monotonic ns); returns the tick it was placed at.
+    /// Schedules `slot`/`generation` at `deadline` (monotonic ns), replacing the slot's entry if it
+    /// has one; returns the tick it was placed at.
     @discardableResult
     public mutating func schedule(at deadline: Int64, slot: UInt32, generation: UInt32) -> Int64 {
+        cancel(slot: slot)
         let due = max(tick(for: deadline), lastTick + 1)
-        buckets[Int(due % Int64(buckets.count))].append(TimerEntry(tick: due, slot: slot, generation: generation))
+        let bucket = Int(due % Int64(buckets.count))
+        buckets[bucket].append(TimerEntry(tick: due, slot: slot, generation: generation))
+        let s = Int(slot)
+        if s >= positions.count { positions.append(contentsOf: repeatElement(-1, count: s + 1 - positions.count)) }
+        positions[s] = bucket << 32 | (buckets[bucket].count - 1)
         count += 1
         if due < emptyUntil { emptyUntil = due }
         return due
+    }
+
+    /// Removes the slot's entry, if any (its session closed).
+    public mutating func cancel(slot: UInt32) {
+        let s = Int(slot)
+        guard s < positions.count, positions[s] >= 0 else { return }
+        remove(bucket: positions[s] >> 32, index: positions[s] & 0xffff_ffff)
+    }
+
+    /// Whether the slot has an entry.
+    public func isScheduled(slot: UInt32) -> Bool {
+        Int(slot) < positions.count && positions[Int(slot)] >= 0
+    }
+
+    /// Takes the entry at `index` out of `bucket` by moving the bucket's last entry into its place.
+    @inline(__always)
+    private mutating func remove(bucket: Int, index: Int) {
+        positions[Int(buckets[bucket][index].slot)] = -1
+        let last = buckets[bucket].count - 1
+        if index != last {
+            let moved = buckets[bucket][last]
+            buckets[bucket][index] = moved
+            positions[Int(moved.slot)] = bucket << 32 | index
+        }
+        buckets[bucket].removeLast()
+        count -= 1
     }
 
     /// Fires every entry due at or before `now`, in no particular order within a tick.
@@ -61,9 +99,7 @@ public struct TimerWheel {
             while i < buckets[index].count {
                 let entry = buckets[index][i]
                 if entry.tick <= nowTick {
-                    buckets[index].swapAt(i, buckets[index].count - 1)
-                    buckets[index].removeLast()
-                    count -= 1
+                    remove(bucket: index, index: i)
                     fire(entry)
                 } else {
                     i += 1
@@ -73,6 +109,19 @@ public struct TimerWheel {
         }
         emptyUntil = max(emptyUntil, lastTick + 1)
     }
+
+    /// Gives back bucket storage a burst left behind (a bucket keeps its capacity as entries leave).
+    public mutating func trim() {
+        for i in buckets.indices where buckets[i].capacity > 64 && buckets[i].count * 4 < buckets[i].capacity {
+            var tight: [TimerEntry] = []
+            tight.reserveCapacity(buckets[i].count)
+            tight.append(contentsOf: buckets[i])
+            buckets[i] = tight
+        }
+    }
+
+    /// Bucket storage in entries, for tests of `trim`.
+    public var storedCapacity: Int { buckets.reduce(0) { $0 + $1.capacity } }
 
     /// Milliseconds until the next occupied bucket is due (for `epoll_wait`), or -1 when empty.
     /// An occupied bucket may only hold entries of a later revolution: then the reactor wakes early

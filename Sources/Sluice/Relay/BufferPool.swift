@@ -1,14 +1,60 @@
 // BufferPool: fixed-size byte buffers for one reactor, leased while a direction holds bytes its
 // writer could not take yet, and the reactor's scratch buffer for reads that go straight out.
 
-/// A leased buffer: the bytes waiting to be written are `base[start..<end]`.
+/// A buffer of bytes waiting to be written: `base[start..<end]`, in `capacity` bytes. Either leased
+/// from the reactor's `BufferPool` or a session's own allocation sized for one purpose (a PROXY
+/// header being received); `release` gives it back to wherever it came from.
 public struct PendingBytes {
     public var base: UnsafeMutableRawPointer?
     public var start = 0
     public var end = 0
+    /// Bytes `base` points to (0 without a buffer).
+    public private(set) var capacity = 0
+    /// From the pool (else allocated for this session and freed on release).
+    public private(set) var pooled = true
     public init() {}
     @inline(__always) public var count: Int { end - start }
     @inline(__always) public var isEmpty: Bool { start == end }
+    /// Free bytes after `end`.
+    @inline(__always) public var room: Int { capacity - end }
+
+    /// An empty buffer leased from `pool`.
+    @inline(__always)
+    public static func lease(from pool: BufferPool) -> PendingBytes {
+        var bytes = PendingBytes()
+        bytes.base = pool.lease()
+        bytes.capacity = pool.bufferSize
+        return bytes
+    }
+
+    /// An empty buffer of its own, `capacity` bytes.
+    public static func allocate(capacity: Int) -> PendingBytes {
+        var bytes = PendingBytes()
+        bytes.base = .allocate(byteCount: capacity, alignment: 16)
+        bytes.capacity = capacity
+        bytes.pooled = false
+        return bytes
+    }
+
+    /// Moves the held bytes into a buffer of its own of `capacity` bytes (at least `end`), keeping
+    /// their offsets; the old buffer goes back to where it came from.
+    public mutating func grow(to capacity: Int, _ pool: BufferPool) {
+        var bigger = PendingBytes.allocate(capacity: max(capacity, end))
+        if let base { bigger.base!.copyMemory(from: base, byteCount: end) }
+        bigger.start = start
+        bigger.end = end
+        release(to: pool)
+        self = bigger
+    }
+
+    /// Gives the buffer back (to the pool, or frees it) and forgets the bytes.
+    @inline(__always)
+    public mutating func release(to pool: BufferPool) {
+        if let base {
+            if pooled { pool.release(base) } else { base.deallocate() }
+        }
+        self = PendingBytes()
+    }
 }
 
 /// Buffers of `bufferSize` bytes for one reactor; keeps at most `keep` idle ones.

@@ -210,18 +210,21 @@ public struct Flow {
                 break
             }
         }
-        if sent < count { hold(bytes + sent, count - sent, r) }
+        // Nothing is held when the pump reads, and a read is at most the scratch size, smaller than
+        // a pool buffer: the rest always fits.
+        if sent < count && !hold(bytes + sent, count - sent, r) {
+            preconditionFailure("a scratch read fits in an empty pool buffer")
+        }
         return nil
     }
 
-    /// Keeps bytes for later in a leased buffer (appending to what is held).
-    public mutating func hold(_ bytes: UnsafeRawPointer, _ count: Int, _ r: RelayResources) {
-        precondition(count <= r.buffers.bufferSize, "held bytes exceed one buffer")
-        if pending.base == nil {
-            pending.base = r.buffers.lease()
-            pending.start = 0
-            pending.end = 0
-        } else if pending.end + count > r.buffers.bufferSize {
+    /// Keeps bytes for later in the held buffer (appending to what is held). False when they do not
+    /// fit in one buffer: the caller fails the connection.
+    public mutating func hold(_ bytes: UnsafeRawPointer, _ count: Int, _ r: RelayResources) -> Bool {
+        if pending.isEmpty && count > pending.room { pending.release(to: r.buffers) }
+        if pending.base == nil { pending = .lease(from: r.buffers) }
+        if count > pending.room {
+            guard pending.count + count <= pending.capacity else { return false }
             // Compact: move what is held to the front.
             let held = pending.count
             memmove(pending.base!, pending.base! + pending.start, held)
@@ -230,6 +233,7 @@ public struct Flow {
         }
         memcpy(pending.base! + pending.end, bytes, count)
         pending.end += count
+        return true
     }
 
     /// Classifies a failed write (`n` <= 0): nil to retry, `.blocked` after EAGAIN (the writable
@@ -251,10 +255,7 @@ public struct Flow {
 
     @inline(__always)
     private mutating func releaseBuffer(_ r: RelayResources) {
-        if let base = pending.base {
-            r.buffers.release(base)
-            pending = PendingBytes()
-        }
+        if pending.base != nil { pending.release(to: r.buffers) }
     }
 
     @inline(__always)

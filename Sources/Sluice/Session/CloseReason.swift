@@ -33,6 +33,9 @@ public enum CloseReason: Equatable, Sendable {
     case shutdown
     /// The process ran out of file descriptors.
     case outOfDescriptors
+    /// Another resource of this machine ran out (ENOBUFS, EADDRNOTAVAIL, ENOMEM, epoll watches):
+    /// not the target's fault, so no node is marked as failed.
+    case localError(Errno)
 
     /// The name logged in the `reason` field.
     public var name: StaticString {
@@ -52,6 +55,7 @@ public enum CloseReason: Equatable, Sendable {
         case .handshakeFailed: "handshakeFailed"
         case .shutdown: "shutdown"
         case .outOfDescriptors: "outOfDescriptors"
+        case .localError: "localError"
         }
     }
 

@@ -31,7 +31,9 @@ public final class Service: Sendable {
         // GOST's rtcp listener has no PROXY receive side.
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
         let alternatives = (plan.targets.count - 1) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
-        maxAttempts = 1 + max(plan.retries, alternatives)
+        // Saturating: `retries` comes from the configuration.
+        let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
+        maxAttempts = overflow ? Int.max : attempts
         handlerText = LogText(plan.handler)
         listenerText = LogText(plan.listener)
         nameText = LogText(plan.name)

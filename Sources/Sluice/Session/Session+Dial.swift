@@ -5,32 +5,60 @@ import CSluice
 import Glibc
 
 extension Session {
-    /// Picks a route and starts connecting to its first address (the first chain node, or the target).
+    /// How the start of a dial attempt went.
+    enum AttemptStart {
+        /// Waiting for the resolver or the connect.
+        case pending
+        /// Failed at once; `local` failures are this machine's (descriptors, buffers, ports).
+        case failed(String, CloseReason, local: Bool)
+    }
+
+    /// Picks a route and starts connecting to its first address (the first chain node, or the
+    /// target). Failures that happen at once (a refused or unreachable address on this host) fail
+    /// over in this loop, never by recursion, however many attempts `retries` allows.
     func dial() {
         let plan = service.plan
+        while true {
+            guard pickRoute() else { return noRoute() }
+            dialAttempts += 1
+            setDeadline(plan.dialTimeout)
+            // A new tag per attempt: a late resolver answer or socket event of an earlier attempt
+            // is recognised and dropped.
+            upstreamGeneration = reactor.nextGeneration()
+            logRoute()
+            let started: AttemptStart
+            if let node = firstNode {
+                started = connect(host: node.host, port: node.port, address: node.address)
+            } else {
+                let t = plan.targets[targetIndex]
+                started = connect(host: t.host, port: t.port, address: t.address)
+            }
+            guard case .failed(let message, let reason, let local) = started else { return }
+            if local {
+                // Not the node's fault: mark nothing, and another node would fail the same way.
+                logError { $0.add(.msg, .text(message)) }
+                return close(reason)
+            }
+            markDialedNodeFailed()
+            guard attemptFailed(message, reason) else { return }
+        }
+    }
+
+    /// Chooses the target and a node per hop for this attempt; false when none is left.
+    private func pickRoute() -> Bool {
         let now = reactor.now
         let key = Selector.hashKey(client.ip)
-        guard let target = Self.pick(service.targets, key: key, now: now, tried: &triedTargets) else {
-            return noRoute()
-        }
+        guard let target = Self.pick(service.targets, key: key, now: now, tried: &triedTargets) else { return false }
         targetIndex = target
         hopNodes.removeAll(keepingCapacity: true)
         if triedHopNodes.count != service.hops.count {
             triedHopNodes = Array(repeating: 0, count: service.hops.count)
         }
         for (i, hop) in service.hops.enumerated() {
-            guard let node = Self.pick(hop, key: key, now: now, tried: &triedHopNodes[i]) else { return noRoute() }
+            guard let node = Self.pick(hop, key: key, now: now, tried: &triedHopNodes[i]) else { return false }
             hopNodes.append(node)
         }
-        dialAttempts += 1
-        deadline = now + plan.dialTimeout
-        logRoute()
-        if let node = firstNode {
-            connect(host: node.host, port: node.port, address: node.address)
-        } else {
-            let t = plan.targets[target]
-            connect(host: t.host, port: t.port, address: t.address)
-        }
+        return true
     }
 
     /// Selects a node not yet tried in this connection; once every node was tried (and `retries`
@@ -60,44 +88,59 @@ extension Session {
         return targetIndex >= 0 ? service.plan.targets[targetIndex].text : "?"
     }
 
-    private func connect(host: String, port: UInt16, address: SocketAddress?) {
-        if let address {
-            connect(to: address)
-        } else if let cached = reactor.resolver.cached(host: host, port: port, now: reactor.now) {
-            connect(to: cached)
-        } else {
-            phase = .resolving
-            armTimer()
-            reactor.resolver.request(host: host, port: port, reply: reactor.mailbox, slot: slot, generation: generation)
+    private func connect(host: String, port: UInt16, address: SocketAddress?) -> AttemptStart {
+        if let address { return connect(to: address) }
+        if let cached = reactor.resolver.cached(host: host, port: port, now: reactor.now) {
+            return connect(to: cached)
         }
+        phase = .resolving
+        armTimer()
+        reactor.resolver.request(
+            host: host, port: port, reply: reactor.mailbox, slot: slot, generation: generation,
+            attempt: upstreamGeneration)
+        return .pending
     }
 
-    /// The resolver answered (on this reactor's thread, through its mailbox).
-    func resolved(_ address: SocketAddress?) {
-        guard phase == .resolving else { return }
+    /// The resolver answered (on this reactor's thread, through its mailbox) for dial attempt
+    /// `attempt`; an answer for an earlier attempt (which timed out and failed over) is dropped.
+    func resolved(_ address: SocketAddress?, attempt: UInt32) {
+        guard phase == .resolving, attempt == upstreamGeneration else { return }
         guard let address else {
             let host = firstNode?.host ?? service.plan.targets[targetIndex].host
             return dialFailed("dial tcp \(upstreamText): lookup \(host): no such host", .resolveFailed)
         }
-        connect(to: address)
+        if case .failed(let message, let reason, let local) = connect(to: address) {
+            if local {
+                logError { $0.add(.msg, .text(message)) }
+                return close(reason)
+            }
+            dialFailed(message, reason)
+        }
     }
 
-    private func connect(to address: SocketAddress) {
+    private func connect(to address: SocketAddress) -> AttemptStart {
         upstreamAddress = address
         let fd: Int32
         do {
             fd = try Socket.startConnect(to: address)
         } catch {
-            let out = error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem
-            return dialFailed(
-                "dial tcp \(address): socket: \(error)", out ? .outOfDescriptors : .dialFailed(error))
+            let message = "dial tcp \(address): connect: \(error)"
+            switch error {
+            case .tooManyOpenFiles, .tooManyOpenFilesInSystem: return .failed(message, .outOfDescriptors, local: true)
+            case Errno(ENOBUFS), Errno(ENOMEM), Errno(EADDRNOTAVAIL), Errno(EAGAIN):
+                return .failed(message, .localError(error), local: true)
+            default: return .failed(message, .dialFailed(error), local: false)
+            }
         }
         Socket.setNoDelay(fd)
+        if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: upstreamGeneration) {
+            Socket.close(fd)
+            return .failed("dial tcp \(address): epoll_ctl: \(error)", .localError(error), local: true)
+        }
         upstreamFD = fd
-        upstreamGeneration = reactor.nextGeneration()
-        reactor.register(fd, kind: .upstream, slot: slot, generation: upstreamGeneration)
         phase = .connecting
         armTimer()
+        return .pending
     }
 
     /// The connect reported an error condition: read it (SO_ERROR) and fail the attempt.
@@ -117,15 +160,20 @@ extension Session {
         }
     }
 
-    /// Connecting failed: mark the node that did not answer (the first chain node, else the
-    /// target), then fail over or give up.
+    /// Connecting failed (the connect, its deadline or the lookup): mark the node that did not
+    /// answer, then fail over or give up.
     func dialFailed(_ message: String, _ reason: CloseReason) {
+        markDialedNodeFailed()
+        if attemptFailed(message, reason) { dial() }
+    }
+
+    /// Marks what the current attempt dialled: the first chain node, else the target.
+    private func markDialedNodeFailed() {
         if service.plan.chain != nil {
             markNodeFailed(hop: 0)
         } else {
             markTargetFailed()
         }
-        retryOrClose(message, reason)
     }
 
     /// Marks the current node of `hop` as failed (fail marks) and tried (this connection).
@@ -140,16 +188,15 @@ extension Session {
         if targetIndex < 64 { triedTargets |= 1 << UInt64(targetIndex) }
     }
 
-    /// Logs the failed attempt as GOST's router does, then dials again while attempts remain.
-    func retryOrClose(_ message: String, _ reason: CloseReason) {
+    /// Logs the failed attempt as GOST's router does and drops its socket. True when another
+    /// attempt may follow (the caller dials again); else the session is closed with `reason`.
+    func attemptFailed(_ message: String, _ reason: CloseReason) -> Bool {
         logError { $0.add(.msg, .text("route(retry=\(dialAttempts - 1)) \(message)")) }
         closeUpstream()
-        if dialAttempts < service.maxAttempts {
-            dial()
-            return
-        }
+        if dialAttempts < service.maxAttempts { return true }
         logError { $0.add(.msg, .text(message)) }
         close(reason)
+        return false
     }
 
     /// Drops the upstream socket of a failed attempt, and any handshake bytes held for it.

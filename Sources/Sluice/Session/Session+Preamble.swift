@@ -29,21 +29,23 @@ extension Session {
         var chainHandshake = ChainHandshake(steps: steps)
         let request = chainHandshake.begin()
         handshake = chainHandshake
-        let resources = reactor.resources
-        let base = resources.buffers.lease()
-        var length = 0
-        let first = firstNode!
+        let first = chain.hops[0].nodes[hopNodes[0]]
+        var held = PendingBytes.lease(from: reactor.resources.buffers)
         if first.proxyProtocol > 0 {
             // GOST's dialer writes the header first, then the connector talks (wire order matters).
-            length = writeProxyHeader(version: first.proxyProtocol, into: base, capacity: resources.buffers.bufferSize)
+            held.end = writeProxyHeader(version: first.proxyProtocol, into: held.base!)
         }
-        request.withUnsafeBytes { (base + length).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        length += request.count
-        input.pending = PendingBytes()
-        input.pending.base = base
-        input.pending.end = length
+        // The plan bounds every request (`HTTPConnect.maxRequestLength`); check the copy anyway.
+        guard request.count <= held.room else {
+            held.release(to: reactor.resources.buffers)
+            return handshakeFailed("proxy request of \(request.count) bytes is too large", step: 0)
+        }
+        request.withUnsafeBytes { (held.base! + held.end).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        held.end += request.count
+        input.pending.release(to: reactor.resources.buffers)
+        input.pending = held
         phase = .handshaking
-        deadline = reactor.now + (first.connectTimeout ?? service.plan.dialTimeout)
+        setDeadline(first.connectTimeout ?? service.plan.dialTimeout)
         armTimer()
         continueHandshake()
     }
@@ -62,12 +64,8 @@ extension Session {
             return handshakeFailed("write \(upstreamText): \(e)", step: handshake?.current ?? 0)
         }
         while output.srcReadable {
-            if output.pending.base == nil {
-                output.pending.base = resources.buffers.lease()
-                output.pending.start = 0
-                output.pending.end = 0
-            }
-            let room = resources.buffers.bufferSize - output.pending.end
+            if output.pending.base == nil { output.pending = .lease(from: resources.buffers) }
+            let room = output.pending.room
             guard room > 0 else { return handshakeFailed("proxy reply too large", step: handshake!.current) }
             let n = sl_recv(upstreamFD, output.pending.base! + output.pending.end, room)
             if n > 0 {
@@ -97,17 +95,17 @@ extension Session {
                 return true
             case .send(let bytes, let consumed):
                 output.pending.start += consumed
-                bytes.withUnsafeBytes { input.hold($0.baseAddress!, $0.count, resources) }
+                guard bytes.withUnsafeBytes({ input.hold($0.baseAddress!, $0.count, resources) }) else {
+                    handshakeFailed("proxy request of \(bytes.count) bytes is too large", step: handshake!.current)
+                    return false
+                }
                 if case .writeFailed(let e) = input.flushHeld(to: upstreamFD, resources) {
                     handshakeFailed("write \(upstreamText): \(e)", step: handshake!.current)
                     return false
                 }
             case .established(let consumed):
                 output.pending.start += consumed
-                if output.pending.isEmpty {
-                    resources.buffers.release(output.pending.base!)
-                    output.pending = PendingBytes()
-                }
+                if output.pending.isEmpty { output.pending.release(to: resources.buffers) }
                 // What followed the last reply is the target's first bytes: they stay held in
                 // `output` and reach the client first.
                 handshake = nil
@@ -132,7 +130,7 @@ extension Session {
         } else {
             markTargetFailed()
         }
-        retryOrClose("\(node.name)@\(node.text): \(reason)", .handshakeFailed)
+        if attemptFailed("\(node.name)@\(node.text): \(reason)", .handshakeFailed) { dial() }
     }
 
     // MARK: - The first write to the target
@@ -141,55 +139,63 @@ extension Session {
     /// bytes in one buffer, so they leave in one write. Returns false if the session closed.
     func prepareFirstWrite() -> Bool {
         let resources = reactor.resources
+        // Whatever a chain handshake left unsent is moot now that the tunnel is open.
+        input.pending.release(to: resources.buffers)
         let version = service.plan.sendProxyProtocol
-        guard version > 0 else {
-            if !early.isEmpty {
-                input.pending = early
-                early = PendingBytes()
+        if !early.isEmpty {
+            if version > 0 {
+                // Sniffing kept `sendHeaderRoom` bytes free in front of the early bytes (`start`
+                // never moves back), so the header fits there by construction.
+                withUnsafeTemporaryAllocation(byteCount: Self.maxSentHeaderLength, alignment: 1) { scratch in
+                    let length = writeProxyHeader(version: version, into: scratch.baseAddress!)
+                    precondition(length <= early.start, "sniffing reserves room for the sent header")
+                    early.start -= length
+                    (early.base! + early.start).copyMemory(from: scratch.baseAddress!, byteCount: length)
+                }
             }
+            input.pending = early
+            early = PendingBytes()
             return true
         }
-        let capacity = resources.buffers.bufferSize
-        let base = resources.buffers.lease()
-        var length = writeProxyHeader(version: version, into: base, capacity: capacity)
-        if !early.isEmpty {
-            (base + length).copyMemory(from: early.base! + early.start, byteCount: early.count)
-            length += early.count
-            resources.buffers.release(early.base!)
-            early = PendingBytes()
-        } else if input.srcReadable {
+        early.release(to: resources.buffers)
+        guard version > 0 else { return true }
+        var first = PendingBytes.lease(from: resources.buffers)
+        first.end = writeProxyHeader(version: version, into: first.base!)
+        if input.srcReadable {
             // Payload already waiting in the socket joins the header's write.
-            let n = sl_recv(clientFD, base + length, min(capacity - length, resources.scratchSize))
+            let n = sl_recv(clientFD, first.base! + first.end, min(first.room, resources.scratchSize))
             if n > 0 {
-                length += n
+                first.end += n
                 input.bytesRead += Int64(n)
             } else if n == 0 {
                 input.eof = true
             } else if Errno.current == .wouldBlock {
                 input.srcReadable = false
             } else if Errno.current != .interrupted {
-                resources.buffers.release(base)
+                first.release(to: resources.buffers)
                 close(.clientError(Errno.current))
                 return false
             }
         }
-        input.pending = PendingBytes()
-        input.pending.base = base
-        input.pending.end = length
+        input.pending = first
         return true
     }
 
+    /// The longest header `writeProxyHeader` writes: a v1 line (a v2 block without TLVs is shorter).
+    static let maxSentHeaderLength = ProxyEncoder.maxV1Length
+
     /// Writes a v1 (`version` 1) or v2 (any other value > 0, as GOST) header for the original client
-    /// and destination. Mixed families are sent as IPv6 with the IPv4 side mapped.
-    func writeProxyHeader(version: Int, into base: UnsafeMutableRawPointer, capacity: Int) -> Int {
-        let buffer = UnsafeMutableRawBufferPointer(start: base, count: capacity)
+    /// and destination into `base`, which holds at least `maxSentHeaderLength` bytes. Mixed families
+    /// are sent as IPv6 with the IPv4 side mapped.
+    func writeProxyHeader(version: Int, into base: UnsafeMutableRawPointer) -> Int {
+        let buffer = UnsafeMutableRawBufferPointer(start: base, count: Self.maxSentHeaderLength)
         do {
             if version == 1 {
                 return try ProxyEncoder.writeV1(source: client, destination: destination, into: buffer)
             }
             return try ProxyEncoder.writeV2(source: client, destination: destination, into: buffer)
         } catch {
-            preconditionFailure("a PROXY header always fits in a relay buffer: \(error)")
+            preconditionFailure("a v1 line or a v2 block without TLVs fits in \(Self.maxSentHeaderLength) bytes")
         }
     }
 }

@@ -7,28 +7,42 @@ import CSluice
 import Glibc
 
 extension Session {
+    /// The first buffer a sniffing connection gets: every common header (v1 ≤ 107 bytes, v2 with
+    /// addresses and the usual TLVs) fits, so a connection still sending its header costs this
+    /// much; a longer v2 header grows it, never past the parser's cap.
+    static let sniffBufferSize = 512
+
+    /// Room kept in front of the received bytes for the PROXY header this service sends, so the
+    /// header and the early bytes leave in one write without another buffer.
+    var sendHeaderRoom: Int { service.plan.sendProxyProtocol > 0 ? Self.maxSentHeaderLength : 0 }
+
     /// Reads what the client has sent and decides, as soon as the bytes allow, what they are.
     func sniff() {
-        let resources = reactor.resources
-        let cap = min(service.parser!.maxHeaderLength, resources.buffers.bufferSize)
+        guard let parser = service.parser else { return }
+        // Never read past the longest possible header: the rest stays in the socket.
+        let cap = parser.maxHeaderLength
+        let headroom = sendHeaderRoom
         while input.srcReadable {
             if early.base == nil {
-                early.base = resources.buffers.lease()
-                early.start = 0
-                early.end = 0
+                early = .allocate(capacity: headroom + min(cap, Self.sniffBufferSize))
+                early.start = headroom
+                early.end = headroom
             }
-            // Never read past the longest possible header: the rest stays in the socket.
-            let room = cap - early.end
-            guard room > 0 else { return }
+            let wanted = headroom + cap - early.end
+            guard wanted > 0 else { return }
+            if early.room == 0 {
+                early.grow(to: headroom + min(cap, 2 * (early.capacity - headroom)), reactor.resources.buffers)
+            }
+            let room = min(early.room, wanted)
             let n = sl_recv(clientFD, early.base! + early.end, room)
             if n > 0 {
                 early.end += n
                 // A short read drained the socket (edge-triggered: the next bytes are a new event).
                 if n < room && !input.srcClosing { input.srcReadable = false }
-                if decide() { return }
+                if decide(parser, headroom: headroom) { return }
                 continue
             }
-            if n == 0 { return clientClosedWhileSniffing() }
+            if n == 0 { return clientClosedWhileSniffing(headroom: headroom) }
             let e = Errno.current
             if e == .wouldBlock {
                 input.srcReadable = false
@@ -40,9 +54,9 @@ extension Session {
     }
 
     /// Parses the bytes so far; true when the sniff phase is over.
-    private func decide() -> Bool {
-        let bytes = UnsafeRawBufferPointer(start: early.base, count: early.end)
-        switch service.parser!.parse(bytes) {
+    private func decide(_ parser: ProxyParser, headroom: Int) -> Bool {
+        let bytes = UnsafeRawBufferPointer(start: early.base! + headroom, count: early.end - headroom)
+        switch parser.parse(bytes) {
         case .needMore:
             return false
         case .notProxy:
@@ -52,7 +66,7 @@ extension Session {
                 finishSniffing()
             }
         case .header(let header, let consumed):
-            early.start = consumed
+            early.start = headroom + consumed
             if let source = header.source, let target = header.destination {
                 client = source.unmapped
                 destination = target.unmapped
@@ -67,10 +81,7 @@ extension Session {
     /// The header question is settled: what is left in the buffer is payload; go on to dial.
     private func finishSniffing() {
         input.bytesRead += Int64(early.count)
-        if early.isEmpty, let base = early.base {
-            reactor.resources.buffers.release(base)
-            early = PendingBytes()
-        }
+        if early.isEmpty { early.release(to: reactor.resources.buffers) }
         deadline = 0
         logAccepted()
         dial()
@@ -88,8 +99,8 @@ extension Session {
 
     /// The client closed before the question was settled. Nothing at all is a probe (a TCP health
     /// check), not an error; part of a signature is a truncated header.
-    private func clientClosedWhileSniffing() {
-        if early.end == 0 {
+    private func clientClosedWhileSniffing(headroom: Int) {
+        if early.end <= headroom {
             logAccepted()
             close(.clientClosedEarly)
         } else {

@@ -72,7 +72,7 @@ public final class Session {
         output.spliceDisabled = !service.plan.splice
         if let receive = service.plan.receive, service.parser != nil, service.trusts(remote.ip) {
             phase = .sniffing
-            deadline = acceptedAt + receive.timeout
+            setDeadline(receive.timeout)
             armTimer()
             return
         }
@@ -80,12 +80,21 @@ public final class Session {
         dial()
     }
 
-    /// Forgets everything so the object can serve another connection.
+    /// Forgets everything so the object can serve another connection: every per-connection field
+    /// goes back to its initial value (a test compares a reset session with a new one field by
+    /// field). Only the reactor, and the slot and generation it assigns next, stay.
     func reset() {
         service = nil
         phase = .idle
+        upstreamGeneration = 0
         clientFD = -1
         upstreamFD = -1
+        remote = SocketAddress(.v4(IPv4Address(0)), port: 0)
+        local = remote
+        client = remote
+        destination = remote
+        id = SessionID(high: 0, low: 0)
+        acceptedAt = 0
         connectedAt = 0
         input = Flow()
         output = Flow()
@@ -98,6 +107,7 @@ public final class Session {
         upstreamAddress = nil
         handshake = nil
         deadline = 0
+        lastActivity = 0
         armedTick = 0
         queued = false
     }
@@ -173,8 +183,16 @@ public final class Session {
     /// The next deadline: the phase's, else the idle timeout while relaying; 0 when none.
     private var nextDeadline: Int64 {
         if deadline > 0 { return deadline }
-        if phase == .relaying && service.plan.idleTimeout > 0 { return lastActivity + service.plan.idleTimeout }
+        if phase == .relaying && service.plan.idleTimeout > 0 {
+            return GoDuration.deadline(after: lastActivity, service.plan.idleTimeout)
+        }
         return 0
+    }
+
+    /// Starts the current phase's deadline `duration` from now. A duration of 0 or less means no
+    /// deadline: this is the one place that rule lives (a negative `dialTimeout` is "none").
+    func setDeadline(_ duration: Int64) {
+        deadline = duration > 0 ? GoDuration.deadline(after: reactor.now, duration) : 0
     }
 
     /// Makes sure the timer wheel holds an entry at or before the next deadline.
@@ -215,13 +233,11 @@ public final class Session {
         let now = reactor.now
         if connectedAt > 0 { logRelayEnded(now: now) }
         logClosed(now: now, reason: reason)
+        if armedTick != 0 { reactor.timers.cancel(slot: slot) }
         let resources = reactor.resources
         input.releaseAll(resources)
         output.releaseAll(resources)
-        if let base = early.base {
-            resources.buffers.release(base)
-            early = PendingBytes()
-        }
+        early.release(to: resources.buffers)
         var resetClient = false
         var resetUpstream = false
         switch reason {

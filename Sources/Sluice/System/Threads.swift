@@ -12,8 +12,8 @@ public final class OSThread: @unchecked Sendable {
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    /// Starts `body` on a new thread.
-    public init(name: String = "", _ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new thread; nil when the system refuses one (EAGAIN at the thread limit).
+    public init?(name: String = "", _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let result = pthread_create(
             &handle, nil,
@@ -22,7 +22,10 @@ public final class OSThread: @unchecked Sendable {
                 box.body()
                 return nil
             }, box)
-        precondition(result == 0, "pthread_create failed: \(result)")
+        guard result == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
         if !name.isEmpty { sl_set_thread_name(handle, String(name.prefix(15))) }
     }
 
