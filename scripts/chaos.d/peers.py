@@ -284,7 +284,7 @@ async def send_split(rng, conn, data):
 
 class HTTPNode:
     """An HTTP CONNECT proxy. `proxy_header`: a PROXY header is expected first (recorded in `seen`
-    by source address). `auth`: (user, password) required. `garbage_ports`/`stall_ports`: CONNECTs to
+    by source and destination). `auth`: (user, password) required. `garbage_ports`/`stall_ports`: CONNECTs to
     these ports get a broken reply (possibly one a client accepts) or none. `bad`: every reply is
     one a client must reject (for failover tests)."""
 
@@ -314,7 +314,9 @@ class HTTPNode:
                     self.stats["errors"] += 1
                     return
             data = data[consumed:]
-            self.seen[(proxyproto.normalize(header["source"][0]), header["source"][1])] = header
+            # Keyed by both ends: one client port can serve two connections to different services.
+            self.seen[(proxyproto.normalize(header["source"][0]), header["source"][1],
+                       proxyproto.normalize(header["destination"][0]), header["destination"][1])] = header
         if self.bad:
             self.stats["bad"] += 1
             return await self.reject(rng, conn)
