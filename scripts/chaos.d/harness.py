@@ -65,6 +65,7 @@ class Harness:
         self.scenarios = 0
         self.crashed = False
         self.baseline = {}
+        self.baseline_kinds = {}
         self.rss_reference = {}
         self.history = []  # per round: {process name: Sample}
         self.kinds = {}  # scenarios run, per kind
@@ -94,6 +95,7 @@ class Harness:
                 self.catalogue.append((name, weight, services, factory))
         for process in self.topology.processes:
             self.baseline[process.name] = process.fd_count()
+            self.baseline_kinds[process.name] = process.fd_targets()
             self.log(f"{self.name}: process {process.name} pid {process.pid}: {len([s for s in self.topology.services if s.process is process])} "
                      f"services, {self.baseline[process.name]} fds: {process.command_line()}")
         if not self.topology.ipv6:
@@ -201,8 +203,10 @@ class Harness:
                 continue
             name, baseline = process.name, self.baseline[process.name]
             if fds[name] > baseline:
+                now, before = process.fd_targets(), self.baseline_kinds[name]
+                extra = {k: now.get(k, 0) - before.get(k, 0) for k in set(now) | set(before) if now.get(k, 0) != before.get(k, 0)}
                 self.fail(f"round {index}: process {name}: {fds[name]} descriptors {self.quiet_deadline:.0f}s after the "
-                          f"round ended, baseline {baseline}: {process.fd_targets()}")
+                          f"round ended, baseline {baseline}; difference by kind: {extra}")
             cpu = process.cpu_seconds()
             if cpu - cpu_before[name] > self.idle_cpu:
                 self.fail(f"round {index}: process {name} used {cpu - cpu_before[name]:.2f}s of CPU in 1s with no "

@@ -38,6 +38,7 @@ class Client:
         self.end = None  # "eof", "reset" once the read side ended
         self.connect_started = None  # Sluice's per-connection deadlines start no earlier than this
         self.marked = None
+        self.first_byte_at = None
 
     async def connect(self):
         loop = asyncio.get_running_loop()
@@ -93,6 +94,8 @@ class Client:
             if not data:
                 self.end = "eof"
                 break
+            if self.first_byte_at is None:
+                self.first_byte_at = time.monotonic()
             self.received += data
             if pause:
                 await asyncio.sleep(pause)
@@ -253,14 +256,24 @@ async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=Fals
             # rightly have served it as plain, so the outcome is not judged.
             ctx.count("unjudged_slow_header")
             return
-        rest = check_record(ctx, client, service, header, 0) if service.target == "record" else bytes(client.received)
-        if half_close and client.end != "eof":
-            raise Failure(f"{service.name}: ended with {client.end} instead of EOF after half-close ({header})")
-        if rest != echoed:
-            raise Failure(f"{service.name}: echo mismatch ({header}, half_close={half_close}): "
-                          + describe_difference(rest, echoed))
-        if service.hop_header:
-            check_hop_header(ctx, client, service, header if stripped else None)
+        try:
+            rest = check_record(ctx, client, service, header, 0) if service.target == "record" else bytes(client.received)
+            if half_close and client.end != "eof":
+                raise Failure(f"{service.name}: ended with {client.end} instead of EOF after half-close ({header})")
+            if rest != echoed:
+                raise Failure(f"{service.name}: echo mismatch ({header}, half_close={half_close}): "
+                              + describe_difference(rest, echoed))
+            if service.hop_header:
+                check_hop_header(ctx, client, service, header if stripped else None)
+        except Failure:
+            # Sluice may serve a complete header as plain only once its timeout passed since the
+            # accept (which follows our connect): if the answer came later than that, a reactor that
+            # was itself too busy to read in time is not a bug this oracle can see.
+            first = client.first_byte_at or time.monotonic()
+            if stripped and first - client.connect_started >= service.header_timeout * 0.9:
+                ctx.count("unjudged_slow_header")
+                return
+            raise
         ctx.count("strict_ok")
     finally:
         client.close()
@@ -590,10 +603,10 @@ def catalogue(topology):
          lambda c, r, s: exchange(c, r, s, slow_reader=True)),
         ("pauses", 3, _services(topology, lambda s: s.name in ("idle-echo", "plain", "recv", "b-echo")),
          lambda c, r, s: exchange(c, r, s, pauses=True)),
-        ("truncated-then-plain", 4, _services(topology, lambda s: s.receive and s.header_timeout < 1),
+        ("truncated-then-plain", 4, _services(topology, lambda s: s.receive and s.header_timeout <= 1),
          truncated_then_plain),
         ("truncated-then-close", 3, _services(topology, lambda s: s.receive), truncated_then_close),
-        ("silent", 3, _services(topology, lambda s: s.receive and s.header_timeout < 1), silent),
+        ("silent", 3, _services(topology, lambda s: s.receive and s.header_timeout <= 1), silent),
         ("idle-closed", 2, _services(topology, lambda s: s.target == "stall"), idle_closed),
         ("dial-fails", 4, _services(topology, lambda s: s.target in ("refused", "blackhole")), dial_fails),
         ("target-resets", 3, _services(topology, lambda s: s.target == "reset"), target_resets),

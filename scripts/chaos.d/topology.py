@@ -126,21 +126,24 @@ class Topology:
             node.stall_ports.add(self.stall_tag)
 
         t = lambda port: f"127.0.0.1:{port}"  # noqa: E731
-        recv = "proxyProtocol=1&proxyProtocol.timeout=300ms"
+        # The short 300ms header timeout is on `recv` and `recv-required`; the other receiving
+        # services wait 1s, so a loaded machine rarely turns a slow header into a plain stream.
+        short = "proxyProtocol=1&proxyProtocol.timeout=300ms"
+        recv = "proxyProtocol=1&proxyProtocol.timeout=1s"
         a = [
             Service("plain", f"tcp://127.0.0.1:0/{t(self.echo)}", "echo"),
-            Service("recv", f"tcp://127.0.0.1:0/{t(self.echo)}?{recv}", "echo", receive=True, header_timeout=0.3),
+            Service("recv", f"tcp://127.0.0.1:0/{t(self.echo)}?{short}", "echo", receive=True, header_timeout=0.3),
             Service("recv-trusted", f"tcp://127.0.0.1:0/{t(self.echo)}?{recv}&proxyProtocol.trusted=127.0.0.1/32",
-                    "echo", receive=True, header_timeout=0.3, trusts_only_loopback1=True),
+                    "echo", receive=True, header_timeout=1.0, trusts_only_loopback1=True),
             Service("recv-untrusted", f"tcp://127.0.0.1:0/{t(self.echo)}?{recv}&proxyProtocol.trusted=10.0.0.0/8,::1",
-                    "echo", untrusted=True, header_timeout=0.3),
-            Service("recv-required", f"tcp://127.0.0.1:0/{t(self.echo)}?{recv}&proxyProtocol.required=true",
+                    "echo", untrusted=True, header_timeout=1.0),
+            Service("recv-required", f"tcp://127.0.0.1:0/{t(self.echo)}?{short}&proxyProtocol.required=true",
                     "echo", receive=True, required=True, header_timeout=0.3),
             Service("recv-big-send2", f"tcp://127.0.0.1:0/{t(self.record)}?proxyProtocol=1&proxyProtocol.timeout=500ms"
                     "&proxyProtocol.maxLength=65535&handler.proxyProtocol=2", "record", receive=True,
                     header_timeout=0.5, max_v2=65535, send=2),
             Service("recv-send1", f"tcp://127.0.0.1:0/{t(self.record)}?{recv}&handler.proxyProtocol=1", "record",
-                    receive=True, header_timeout=0.3, send=1),
+                    receive=True, header_timeout=1.0, send=1),
             Service("send2", f"tcp://127.0.0.1:0/{t(self.record)}?handler.proxyProtocol=2", "record", send=2),
             Service("send1", f"tcp://127.0.0.1:0/{t(self.record)}?handler.proxyProtocol=1", "record", send=1),
             Service("idle-stall", f"tcp://127.0.0.1:0/{t(self.stall)}?handler.idleTimeout=500ms", "stall", idle=0.5),
@@ -157,7 +160,7 @@ class Topology:
             Service("slow-target", f"tcp://127.0.0.1:0/{t(self.slow)}", "slow"),
             Service("splice", f"tcp://127.0.0.1:0/{t(self.echo)}?handler.splice=true", "echo"),
             Service("splice-recv-send2", f"tcp://127.0.0.1:0/{t(self.record)}?{recv}&handler.splice=true"
-                    "&handler.proxyProtocol=2", "record", receive=True, header_timeout=0.3, send=2),
+                    "&handler.proxyProtocol=2", "record", receive=True, header_timeout=1.0, send=2),
             Service("refused", f"tcp://127.0.0.1:0/{t(self.refused)}", "refused"),
         ]
         if not hangs:
@@ -177,7 +180,7 @@ class Topology:
             Service("b-send1", f"tcp://127.0.0.1:0/{t(self.record)}?handler.proxyProtocol=1", "record", chain="B",
                     hop_header=True, send=1),
             Service("b-recv-send2", f"tcp://127.0.0.1:0/{t(self.record)}?{recv}&handler.proxyProtocol=2", "record",
-                    chain="B", hop_header=True, receive=True, header_timeout=0.3, send=2),
+                    chain="B", hop_header=True, receive=True, header_timeout=1.0, send=2),
             Service("b-garbage", f"tcp://127.0.0.1:0/{t(self.garbage_tag)}", "garbage", chain="B"),
             Service("b-refused", f"tcp://127.0.0.1:0/{t(self.refused)}", "refused", chain="B"),
             Service("b-stall", f"tcp://127.0.0.1:0/{t(self.stall_tag)}?dialTimeout=500ms", "blackhole", chain="B",
