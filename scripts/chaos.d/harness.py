@@ -78,12 +78,24 @@ class Harness:
             self.log(f"{self.name}: (further failures counted, not printed)")
 
     async def start(self):
+        self.started = time.monotonic()
         os.makedirs(self.workdir, exist_ok=True)
         for stale in os.listdir(self.workdir):
             if stale.endswith(".log") or stale.startswith("asan-"):
                 os.unlink(os.path.join(self.workdir, stale))
-        self.topology = Topology(self.seed, self.binary, self.workdir)
-        await self.topology.start()
+        for attempt in range(3):
+            self.topology = Topology(self.seed, self.binary, self.workdir, attempt)
+            try:
+                await self.topology.start()
+                break
+            except RuntimeError as error:
+                # A port reserved for a range was taken between the probe and sluice's bind (exit 1):
+                # try other ports. Anything else (a crash at start-up) is a finding.
+                statuses = self.topology.stop()
+                if attempt == 2 or any(status not in (1, 0, None) for status in statuses.values()) \
+                        or "address already in use" not in str(error):
+                    raise
+                self.log(f"{self.name}: start-up attempt {attempt} lost a port race; retrying")
         self.context = Context(self.topology)
         self.catalogue = []
         for name, weight, services, factory in S.catalogue(self.topology):

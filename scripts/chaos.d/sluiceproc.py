@@ -1,6 +1,7 @@
 """A sluice process under test: building the binary, starting it with a set of -L/-F flags, reading
 its `listening on` lines, and what /proc says about it (alive, descriptors, RSS, CPU), plus any
 AddressSanitizer report it wrote."""
+import atexit
 import glob
 import json
 import os
@@ -27,6 +28,18 @@ def build_release():
     return RELEASE_BINARY
 
 
+_RUNNING = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """Whatever way the harness ends (Ctrl-C, a bug), no sluice it started outlives it."""
+    for process in _RUNNING:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 class SluiceProcess:
     """One running sluice. Its stderr (JSON lines) goes to `log_path`."""
 
@@ -48,6 +61,7 @@ class SluiceProcess:
         self.process = subprocess.Popen([binary] + arguments, stdin=subprocess.DEVNULL, stdout=self.log,
                                         stderr=self.log, env=environment)
         self.pid = self.process.pid
+        _RUNNING.append(self.process)
         self.listeners = []
 
     def command_line(self):

@@ -55,9 +55,12 @@ class Service:
 
 
 def reserve_range(count, rng, holder):
-    """`count` consecutive free ports (bound now, released by the caller); a list of sockets."""
+    """`count` consecutive free ports (bound now, released by the caller); a list of sockets. They
+    are picked below the kernel's ephemeral range, so no outgoing connection takes one meanwhile."""
+    low, high = ephemeral_range()
+    top = low - count if low > 12000 else 60000 - count
     for _ in range(200):
-        base = rng.randrange(20000, 60000 - count)
+        base = rng.randrange(10000, top)
         socks = []
         try:
             for i in range(count):
@@ -71,14 +74,23 @@ def reserve_range(count, rng, holder):
     raise RuntimeError("no free port range")
 
 
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = f.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 class Topology:
     """Starts the peers and processes; `services` lists every service with its address."""
 
-    def __init__(self, seed, binary, workdir):
+    def __init__(self, seed, binary, workdir, attempt=0):
         self.seed = seed
         self.binary = binary
         self.workdir = workdir
-        self.rng = random.Random(f"topology-{seed}")
+        self.rng = random.Random(f"topology-{seed}-{attempt}")
         self.peers = P.Peers(seed)
         self.processes = []
         self.services = []
