@@ -238,12 +238,12 @@ async def stall(conn):
     await asyncio.Event().wait()
 
 
+GREETING = b"BYE\n"
+
+
 async def close_early(conn):
     """Says goodbye and closes before reading anything."""
-    await send_all(conn, b"BYE\n")
-
-
-GREETING = b"BYE\n"
+    await send_all(conn, GREETING)
 
 
 # ---------------------------------------------------------------------------------------------

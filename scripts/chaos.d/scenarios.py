@@ -5,7 +5,6 @@ Failure; anything the faults make legitimately fail is swallowed by the scenario
 import asyncio
 import json
 import socket
-import struct
 import time
 
 import peers as P
@@ -142,7 +141,7 @@ def header_for(rng, service, big=False):
     return PP.valid(rng, min(service.max_v2, 4096))
 
 
-def check_record(ctx, client, service, header, payload_start):
+def check_record(client, service, header):
     """Checks the `@{json}` line a recording target sent back: the PROXY header Sluice sent names
     the original client and destination. Returns the bytes after the line."""
     data = bytes(client.received)
@@ -257,7 +256,7 @@ async def exchange(ctx, rng, service, bulk=False, slow_reader=False, pauses=Fals
             ctx.count("unjudged_slow_header")
             return
         try:
-            rest = check_record(ctx, client, service, header, 0) if service.target == "record" else bytes(client.received)
+            rest = check_record(client, service, header) if service.target == "record" else bytes(client.received)
             if half_close and client.end != "eof":
                 raise Failure(f"{service.name}: ended with {client.end} instead of EOF after half-close ({header})")
             if rest != echoed:
@@ -322,7 +321,7 @@ async def truncated_then_plain(ctx, rng, service):
         await client.send(more, rng, pieces=2)
         client.shutdown_write()
         await client.read_to_end(10)
-        rest = check_record(ctx, client, service, None, 0) if service.target == "record" else bytes(client.received)
+        rest = check_record(client, service, None) if service.target == "record" else bytes(client.received)
         if rest != prefix + more or client.end != "eof":
             raise Failure(f"{service.name}: after the header timeout ({header.kind} prefix {len(prefix)}B): end={client.end} "
                           + describe_difference(rest, prefix + more))
@@ -370,7 +369,7 @@ async def silent(ctx, rng, service):
         await client.send(payload, rng, pieces=2)
         client.shutdown_write()
         await client.read_to_end(15)
-        rest = check_record(ctx, client, service, None, 0) if service.target == "record" else bytes(client.received)
+        rest = check_record(client, service, None) if service.target == "record" else bytes(client.received)
         if rest != payload or client.end != "eof":
             raise Failure(f"{service.name}: silent then talking: end={client.end} " + describe_difference(rest, payload))
         ctx.count("strict_ok")
