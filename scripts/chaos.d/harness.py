@@ -6,12 +6,18 @@ burnt while nothing happens."""
 import asyncio
 import os
 import random
+import signal
 import time
 import traceback
 
 import scenarios as S
 from sluiceproc import ROOT, build_release
-from topology import Topology
+from topology import GRACE_SECONDS, Topology
+
+
+def header_prefix(rng, service):
+    """Part of a valid PROXY header for `service`: leaves its connection inside the header."""
+    return S.PP.undecided_prefix(rng, S.header_for(rng, service))
 
 MiB = 1 << 20
 LENIENT = {"mutated", "garbage", "oversized", "garbage-chain", "reset-midway", "probe"}
@@ -172,6 +178,13 @@ class Harness:
 
         peaks = {p.name: [0, 0] for p in self.topology.processes}
 
+        async def hangup():
+            # SIGHUP (reload, not supported: logged and ignored) once per round, mid-traffic.
+            await asyncio.sleep(random.Random(f"{self.seed}:{index}:hup").random() * seconds)
+            for p in self.topology.processes:
+                if p.alive():
+                    p.process.send_signal(signal.SIGHUP)
+
         async def sampler():
             while time.monotonic() < stop_at and not self.crashed:
                 for p in self.topology.processes:
@@ -180,7 +193,7 @@ class Harness:
                 await asyncio.sleep(0.5)
 
         await asyncio.gather(*(worker(w) for w in range(self.workers)),
-                             *(held(i, f) for i, f in enumerate(background)), sampler())
+                             *(held(i, f) for i, f in enumerate(background)), sampler(), hangup())
         self.scenarios += counter["n"]
         for name, n in kinds.items():
             self.kinds[name] = self.kinds.get(name, 0) + n
@@ -250,8 +263,44 @@ class Harness:
                       f"command: {process.command_line()}\n--- last log lines ({process.log_path}):\n{process.log_tail(25)}")
         return True
 
-    async def stop(self):
-        """SIGTERM every process: each must exit 0 (after a clean drain) without an ASan report."""
+    async def stop(self, under_load=True):
+        """Shuts every process down while clients are still in every phase (silent, inside a
+        header, relaying, dialling, handshaking): one SIGTERM each (process C gets a second one,
+        which closes everything at once). Each must exit 0 within its grace period plus slack,
+        without an ASan report."""
+        clients = []
+        if under_load:
+            rng = random.Random(f"{self.seed}:shutdown")
+            for service in self.topology.services:
+                for _ in range(2):
+                    try:
+                        client = await S.Client(self.context, service).connect()
+                    except S.Failure:
+                        continue
+                    clients.append(client)
+                    try:
+                        if service.receive and rng.random() < 0.5:
+                            await client.send(header_prefix(rng, service))
+                        elif rng.random() < 0.7:
+                            await client.send(rng.randbytes(rng.randrange(1, 5000)).replace(b"P", b"p").replace(b"\r", b"r"))
+                    except OSError:
+                        pass
+        for process in self.topology.processes:
+            if process.alive():
+                process.process.terminate()
+        if under_load:
+            await asyncio.sleep(0.3)
+            second = [p for p in self.topology.processes if p.name == "C" and p.alive()]
+            for process in second:
+                process.process.terminate()
+        deadline = time.monotonic() + GRACE_SECONDS + 8
+        while time.monotonic() < deadline and any(p.alive() for p in self.topology.processes):
+            await asyncio.sleep(0.05)
+        late = [p.name for p in self.topology.processes if p.alive()]
+        if late:
+            self.fail(f"processes {late} still running {GRACE_SECONDS + 8}s after SIGTERM with open connections")
+        for client in clients:
+            client.close()
         await self.topology.peers.close_all()
         statuses = self.topology.stop()
         for process in self.topology.processes:

@@ -19,6 +19,7 @@ import peers as P
 from sluiceproc import SluiceProcess
 
 AUTH = ("chaos", "s3cret")
+GRACE_SECONDS = 2
 
 
 class Service:
@@ -218,7 +219,8 @@ class Topology:
         for s in services:
             if s.url:
                 arguments += ["-L", s.url]
-        arguments += extra + ["-threads", str(threads)]
+        # A short grace period: the harness ends with a shutdown under load and waits for it.
+        arguments += extra + ["-threads", str(threads), "-grace", f"{GRACE_SECONDS}s"]
         process = SluiceProcess(name, self.binary, arguments, self.workdir)
         self.processes.append(process)
         addresses = process.wait_listening(expected)
