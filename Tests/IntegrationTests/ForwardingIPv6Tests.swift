@@ -1,11 +1,10 @@
-// IPv6: forwarding over ::1, and a dual-stack wildcard listener serving both families
-// (issue 2, test 13).
+// IPv6: forwarding over ::1, and a dual-stack wildcard listener serving both families.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("IPv6")
     struct IPv6 {
         /// Test 13: `-L tcp://[::1]:0/[::1]:<echo>` listens on ::1, forwards to ::1, and logs the

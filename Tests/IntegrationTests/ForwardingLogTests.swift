@@ -1,11 +1,11 @@
 // The JSON log lines: every line is JSON with sorted keys, and one connection's accept,
-// connected, relay-end and close lines carry GOST's fields and byte counts (issue 2, test 11).
+// connected, relay-end and close lines carry GOST's fields and byte counts.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Log lines")
     struct Logs {
         /// Checks the fields every handler line of a forwarded connection carries.

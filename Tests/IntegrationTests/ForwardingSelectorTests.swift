@@ -1,10 +1,10 @@
-// Target selection across several targets: round-robin (issue 2, test 7), plus fifo and random.
+// Target selection across several targets: round-robin, fifo and random.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Target selection")
     struct Selection {
         /// Opens `count` connections one after another, each sending `conn <i>`, and waits until a
@@ -15,7 +15,7 @@ extension ForwardingTests {
             for i in 0..<count {
                 let connection = try sluice.connect()
                 try connection.sendAll("conn \(i)\n")
-                let recorded = waitUntil(timeout: .seconds(5)) {
+                let recorded = waitUntil(timeout: .seconds(10)) {
                     servers.reduce(0) { total, server in total + server.connections.filter { !$0.isEmpty }.count }
                         == i + 1
                 }

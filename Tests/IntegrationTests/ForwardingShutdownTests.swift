@@ -1,17 +1,17 @@
-// Graceful shutdown on SIGTERM/SIGINT with `-grace`, and SIGPIPE never killing the process
-// (issue 2, test 10).
+// Graceful shutdown on SIGTERM/SIGINT with `-grace`, and SIGPIPE never killing the process.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ForwardingTests {
     @Suite("Signals and graceful shutdown")
     struct Shutdown {
-        /// True when a connect to `address` is refused right now.
+        /// True when a connect to `address` is refused right now. (A loopback connect is refused or
+        /// accepted by the kernel at once; the timeout only bounds a pathological case.)
         static func connectRefused(_ address: SocketAddress) -> Bool {
             do {
-                let probe = try TestConnection.connect(to: address, timeout: .milliseconds(200))
+                let probe = try TestConnection.connect(to: address, timeout: .seconds(5))
                 probe.close()
                 return false
             } catch {
@@ -19,12 +19,13 @@ extension ForwardingTests {
             }
         }
 
-        /// Test 10a: with `-grace 2s` and a connection still transferring, SIGTERM makes new
-        /// connects fail within 0.5 s, the open connection keeps working, and the process exits 0
-        /// within grace + 1 s.
+        /// Test 10a: with `-grace 4s` and a connection still transferring, SIGTERM makes new
+        /// connects fail well before the grace period ends (under half of it), the open
+        /// connection keeps working past half of it, and the process exits 0 at the end of it.
         @Test func sigtermDrainsOpenConnectionsUntilGrace() throws {
+            let grace = 4.0
             let echo = try EchoServer()
-            let sluice = try SluiceProcess.forwarding(to: [echo.target], flags: ["-grace", "2s"])
+            let sluice = try SluiceProcess.forwarding(to: [echo.target], flags: ["-grace", "4s"])
             let address = sluice.address()
             let active = try sluice.connect(timeout: .seconds(5))
             #expect(try active.echo("before"))
@@ -38,7 +39,7 @@ extension ForwardingTests {
                     guard (try? active.echo("during \(i)")) == true else { return }
                     lastSuccess.set(Monotonic.now)
                     i += 1
-                    sleep(for: .milliseconds(100))
+                    sleep(for: .milliseconds(100))  // the traffic's pace, not a wait for anything
                 }
             }
             defer {
@@ -49,37 +50,43 @@ extension ForwardingTests {
 
             let signalled = Monotonic.now
             sluice.signal(SIGTERM)
-            let refused = waitUntil(timeout: .milliseconds(500), interval: .milliseconds(20)) {
+            let refused = waitUntil(timeout: .seconds(grace / 2), interval: .milliseconds(20)) {
                 Self.connectRefused(address)
             }
-            #expect(refused, "new connects still accepted \(signalled.elapsedSeconds) s after SIGTERM")
+            #expect(
+                refused, "new connects still accepted \(signalled.elapsedSeconds) s after SIGTERM (grace \(grace) s)")
             #expect(Self.connectRefused(address), "a later connect was not refused")
 
-            let status = sluice.waitForExit(timeout: .seconds(4))
+            let status = sluice.waitForExit(timeout: .seconds(grace * 3))
             let exitedAfter = signalled.elapsedSeconds
             #expect(status == 0, "exit status \(String(describing: status))")
-            #expect(exitedAfter <= 3.0, "exited \(exitedAfter) s after SIGTERM")
+            #expect(
+                TimingBound.isAt(exitedAfter, deadline: grace),
+                "exited \(exitedAfter) s after SIGTERM (grace \(grace) s)")
             // The connection kept working well into the grace period (it was not cut at SIGTERM).
             let workedUntil = lastSuccess.value.map { Double($0.nanoseconds - signalled.nanoseconds) / 1e9 } ?? -1
-            #expect(workedUntil >= 1.0, "last successful exchange \(workedUntil) s after SIGTERM")
+            #expect(workedUntil >= grace / 2, "last successful exchange \(workedUntil) s after SIGTERM")
         }
 
-        /// Test 10b: with `-grace 1s` and an idle open connection, SIGTERM or SIGINT makes the
-        /// process exit 0 at about 1 s, and the client sees EOF.
+        /// Test 10b: with `-grace 2s` and an idle open connection, SIGTERM or SIGINT makes the
+        /// process exit 0 when the grace period ends, and the client sees EOF.
         @Test(arguments: [SIGTERM, SIGINT])
         func signalWithIdleConnectionExitsAfterGrace(signal: Int32) throws {
+            let grace = 2.0
             let echo = try EchoServer()
-            let sluice = try SluiceProcess.forwarding(to: [echo.target], flags: ["-grace", "1s"])
+            let sluice = try SluiceProcess.forwarding(to: [echo.target], flags: ["-grace", "2s"])
             let idle = try sluice.connect()
             #expect(try idle.echo("hello"))
 
             let signalled = Monotonic.now
             sluice.signal(signal)
-            let status = sluice.waitForExit(timeout: .seconds(4))
+            let status = sluice.waitForExit(timeout: .seconds(grace * 3))
             let exitedAfter = signalled.elapsedSeconds
             #expect(status == 0, "exit status \(String(describing: status))")
-            #expect(exitedAfter >= 0.8 && exitedAfter <= 2.0, "exited \(exitedAfter) s after signal \(signal)")
-            #expect(idle.waitForClose(timeout: .seconds(1)) == .eof)
+            #expect(
+                TimingBound.isAt(exitedAfter, deadline: grace),
+                "exited \(exitedAfter) s after signal \(signal) (grace \(grace) s)")
+            #expect(idle.waitForClose(timeout: .seconds(5)) == .eof)
         }
 
         /// SIGPIPE never kills sluice: clients reset or close their connections while the target is
@@ -94,24 +101,36 @@ extension ForwardingTests {
                 // Half of them reset; the others close with unread data (the kernel answers the
                 // bytes that keep arriving with RST).
                 if i % 2 == 0 { connection.reset() } else { connection.close() }
-                #expect(target.waitForClosed(i + 1, timeout: .seconds(5)), "target connection \(i) not torn down")
+                #expect(target.waitForClosed(i + 1, timeout: .seconds(10)), "target connection \(i) not torn down")
             }
-            sleep(for: .milliseconds(200))
+            // Sluice has finished with all six once it logged their close lines (the last line of a
+            // connection, written after its sockets are closed).
+            #expect(waitUntil(timeout: .seconds(10)) { sluice.closeLineCount >= 6 }, "stderr:\n\(sluice.stderrText)")
             #expect(sluice.isRunning, "sluice died: \(String(describing: sluice.process.exitStatus))")
             let after = try sluice.connect()
             #expect(try after.receive(exactly: 1000) == target.pattern.bytes(count: 1000))
         }
 
-        /// SIGPIPE never kills sluice, whatever raises it: one sent with `kill` is ignored (or
-        /// blocked) too. (A write-raised SIGPIPE needs a write after `ECONNRESET` was consumed,
-        /// which a test cannot force from outside; this checks the disposition directly.)
+        /// SIGPIPE never kills sluice, whatever raises it: its disposition is "ignore" (or every
+        /// thread blocks it), and one sent with `kill` changes nothing. (A write-raised SIGPIPE needs
+        /// a write after `ECONNRESET` was consumed, which a test cannot force from outside; this
+        /// checks the disposition directly.)
         @Test func sigpipeSignalIsIgnored() throws {
             let echo = try EchoServer()
             let sluice = try SluiceProcess.forwarding(to: [echo.target])
+            let ignored = ProcFS.signalMask(pid: sluice.pid, "SigIgn", contains: SIGPIPE) == true
+            let threads = ProcFS.threads(pid: sluice.pid)
+            let blocked =
+                !threads.isEmpty
+                && threads.allSatisfy {
+                    ProcFS.signalMask(pid: sluice.pid, tid: $0, "SigBlk", contains: SIGPIPE) == true
+                }
+            #expect(ignored || blocked, "SIGPIPE is neither ignored nor blocked by every thread")
             sluice.signal(SIGPIPE)
-            sleep(for: .milliseconds(200))
-            #expect(sluice.isRunning, "sluice died: \(String(describing: sluice.process.exitStatus))")
+            // A fatal signal marks the whole process for death as it is sent (before `kill`
+            // returns): no thread of it serves a round trip afterwards unless SIGPIPE was harmless.
             #expect(try sluice.connect().echo("still here"))
+            #expect(sluice.isRunning, "sluice died: \(String(describing: sluice.process.exitStatus))")
         }
 
         /// A target that resets while the client is still uploading: sluice's writes to the target
@@ -125,10 +144,10 @@ extension ForwardingTests {
             let chunk = [UInt8](repeating: 0x55, count: 64 << 10)
             let started = Monotonic.now
             var failed = false
-            while !failed && started.elapsed < .seconds(5) {
+            while !failed && started.elapsed < .seconds(20) {
                 do { try connection.sendAll(chunk) } catch { failed = true }
             }
-            #expect(failed, "uploads kept succeeding for 5 s after the target reset")
+            #expect(failed, "uploads kept succeeding for 20 s after the target reset")
             #expect(sluice.isRunning, "sluice died: \(String(describing: sluice.process.exitStatus))")
         }
     }

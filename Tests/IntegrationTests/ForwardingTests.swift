@@ -1,16 +1,18 @@
-// Integration tests for the forwarding core (issue 2): the parent suite that serializes them and
-// the helpers they share. Each nested suite lives in its own `Forwarding*Tests.swift` file.
+// Integration tests for the forwarding core: their parent suite and the helpers they share. Each
+// nested suite lives in its own `Forwarding*Tests.swift` file.
 //
 // These tests run the real `sluice` binary (see `SluiceProcess.binaryPath`) against loopback
-// servers. They run one at a time: several measure time, memory or descriptors, which parallel
-// tests would disturb. The whole suite takes well under a minute on 2 cores.
+// servers. Like every suite of this target they run one test at a time (see `Integration`):
+// several measure time, memory or descriptors, which parallel tests would disturb.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-@Suite("Forwarding (issue 2)", .serialized, .timeLimit(.minutes(2)))
-struct ForwardingTests {}
+extension Integration {
+    @Suite("Forwarding", .timeLimit(.minutes(2)))
+    struct ForwardingTests {}
+}
 
 extension SluiceProcess {
     /// Starts `sluice [flags] -L tcp://<listen>/<targets>[?query]` and waits for its listener.
@@ -22,7 +24,7 @@ extension SluiceProcess {
 
     /// The `error` lines of connection `sid` whose message contains any of `words`
     /// (case-insensitive), waiting up to `timeout` for the first.
-    func waitForError(sid: String, containing words: [String], timeout: Duration = .seconds(3)) -> JSONValue? {
+    func waitForError(sid: String, containing words: [String], timeout: Duration = .seconds(10)) -> JSONValue? {
         waitForLine(timeout: timeout) { line in
             guard line["sid"]?.string == sid, line["level"]?.string == "error",
                 let message = line["msg"]?.string?.lowercased()

@@ -1,4 +1,4 @@
-// Chains through real proxies (issue 6): `-F http://…` through tinyproxy's HTTP CONNECT (plain and
+// Chains through real proxies: `-F http://…` through tinyproxy's HTTP CONNECT (plain and
 // with Basic authentication), `-F socks5://…` through Dante, and `-F …?proxyProtocol=1|2` through
 // an HAProxy `accept-proxy` frontend in front of either, which proves the wire order: the PROXY
 // header first, then CONNECT or the SOCKS5 greeting.
@@ -7,7 +7,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Chains: tinyproxy (HTTP CONNECT), Dante (SOCKS5), HAProxy accept-proxy in front of them")
     struct Chain {
         /// Test 9: `sluice -L tcp://…/<echo> -F http://<tinyproxy>`. 256 KiB of random bytes
@@ -67,7 +67,7 @@ extension InteropTests {
                 return
             }
             try connection.sendAll("never delivered")
-            let outcome = connection.waitForClose(timeout: .seconds(5))
+            let outcome = connection.waitForClose(timeout: .seconds(handshakeDeadline))
             #expect(outcome.isClosed, "client saw \(outcome)")
             let node = "node-0@127.0.0.1:\(tinyproxy.port): \(refusal)"
             let error = sluice.waitForLine { line in
@@ -79,7 +79,7 @@ extension InteropTests {
                     $0["msg"]?.string?.hasPrefix("route(retry=0) \(node)") == true
                 },
                 "no route(retry=0) line:\n\(sluice.stderrText)")
-            #expect(echo.acceptedCount == 0, "the target was reached despite the refusal")
+            #expect(echo.acceptedCountOnceSettled() == 0, "the target was reached despite the refusal")
         }
 
         /// Starts an HAProxy `mode tcp` frontend with `accept-proxy` that logs the header's

@@ -1,4 +1,4 @@
-// Receiving PROXY headers from real senders (issue 4): curl --haproxy-protocol (v1, TCP4 and
+// Receiving PROXY headers from real senders: curl --haproxy-protocol (v1, TCP4 and
 // TCP6), HAProxy send-proxy / send-proxy-v2 (with CRC32C and UNIQUE_ID TLVs, and behind TLS with
 // every SSL TLV), HAProxy's v2 LOCAL health checks, and nginx stream `proxy_protocol on`.
 import Glibc
@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Receive: curl, HAProxy and nginx send headers to sluice")
     struct Receive {
         /// One curl run against `sluice -L tcp://<listen>/<http target>?proxyProtocol=1`.
@@ -236,15 +236,19 @@ extension InteropTests {
                     server s1 127.0.0.1:\(sluice.port) send-proxy-v2 check inter 500ms rise 1 fall 1
                 """
             }
-            let passed = try waitFor(timeout: .seconds(5), interval: .milliseconds(100)) { () -> [String: String]? in
+            let passed = try waitFor(timeout: .seconds(15), interval: .milliseconds(100)) { () -> [String: String]? in
                 guard let row = try haproxy.stat(proxy: "be", server: "s1"), row["check_status"] == "L7OK" else {
                     return nil
                 }
                 return row
             }
             #expect(passed != nil, "no passing check; sluice:\n\(sluice.stderrText)\n\(haproxy.diagnostics)")
-            // Two more check intervals: still UP and not one failed check.
-            sleep(for: .milliseconds(1200))
+            // Two more checks: HAProxy records a check's result before it closes the connection, and
+            // sluice's close line for it comes after that. Then still UP and not one failed check.
+            let checksSoFar = sluice.closeLineCount
+            #expect(
+                waitUntil(timeout: .seconds(15)) { sluice.closeLineCount >= checksSoFar + 2 },
+                "no two more checks; sluice:\n\(sluice.stderrText)")
             let row = try haproxy.stat(proxy: "be", server: "s1")
             #expect(row?["status"] == "UP", "\(String(describing: row))")
             #expect(row?["chkfail"] == "0", "failed checks: \(String(describing: row))")

@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Seed page examples with local ports")
     struct Seed {
         /// Test 5: `sluice -L tcp://:A/:B -L tcp://:B/<http>?proxyProtocol=1`.

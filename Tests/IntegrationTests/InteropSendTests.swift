@@ -1,4 +1,4 @@
-// Sending PROXY headers to real receivers (issue 6): sluice `handler.proxyProtocol=1|2` → HAProxy
+// Sending PROXY headers to real receivers: sluice `handler.proxyProtocol=1|2` → HAProxy
 // 2.6 `accept-proxy` and nginx 1.22 `listen … proxy_protocol`, each answering with the addresses
 // it was told; and a header received by sluice, re-sent in the other version.
 import Glibc
@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension InteropTests {
+extension Integration.InteropTests {
     @Suite("Send: sluice sends headers to HAProxy and nginx")
     struct Send {
         /// One sluice `handler.proxyProtocol=<version>` forwarder with a client of one family.

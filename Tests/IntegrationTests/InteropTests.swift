@@ -1,17 +1,22 @@
-// Interop with real peers (issues 4 and 6): the parent suite that serializes every interop test,
-// and the helpers they share. Each nested suite lives in its own `Interop*Tests.swift` file.
+// Interop with real peers: the parent suite of every interop test (serialized with all the others
+// by `Integration`), and the helpers they share. Each nested suite lives in its own
+// `Interop*Tests.swift` file.
 //
 // The peers are the real Debian programs (HAProxy 2.6, nginx 1.22 with the stream module, curl
-// 7.88, tinyproxy 1.11), installed by `scripts/install-test-deps`. A missing peer fails the test
-// with that hint; nothing is skipped. Every peer runs in the foreground in its own temporary
-// directory, on ports chosen free just before, and is killed when its test ends.
+// 7.88, tinyproxy 1.11, Dante 1.4), installed by `scripts/install-test-deps`. A missing peer fails
+// the test with that hint; nothing is skipped. Every peer runs in the foreground in its own
+// temporary directory, on ports chosen free just before (a peer counts as started only once it
+// holds them, and is started again on fresh ports if another process took one), and is killed
+// when its test ends.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
 
-@Suite("Interop with real peers (issues 4 and 6)", .serialized, .timeLimit(.minutes(3)))
-struct InteropTests {}
+extension Integration {
+    @Suite("Interop with real peers", .timeLimit(.minutes(3)))
+    struct InteropTests {}
+}
 
 /// What the interop tests share. A namespace, so that nothing here collides with the other
 /// integration suites' top-level helpers.
@@ -39,7 +44,7 @@ enum Interop {
 
     /// The whole HTTP request head (up to and including the blank line) that connection `index`
     /// of `target` received, waiting up to `timeout`; "<none>" when it did not arrive.
-    static func request(_ target: RecordingServer, on index: Int = 0, timeout: Duration = .seconds(5)) -> String {
+    static func request(_ target: RecordingServer, on index: Int = 0, timeout: Duration = .seconds(10)) -> String {
         let end: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
         let bytes = waitFor(timeout: timeout) { () -> [UInt8]? in
             let connections = target.connections
@@ -120,7 +125,7 @@ extension SluiceProcess {
     /// The accept line (`"<remote> <> <local>"`) whose `remote` is `remote`, waiting up to
     /// `timeout`; nil when there is none.
     func interopAcceptLine(
-        remote: SocketAddress, service: String? = nil, timeout: Duration = .seconds(5)
+        remote: SocketAddress, service: String? = nil, timeout: Duration = .seconds(10)
     )
         -> JSONValue?
     {
@@ -132,7 +137,7 @@ extension SluiceProcess {
     }
 
     /// The accept line whose `client` (the PROXY header's source) is `client`.
-    func interopAcceptLine(client: SocketAddress, timeout: Duration = .seconds(5)) -> JSONValue? {
+    func interopAcceptLine(client: SocketAddress, timeout: Duration = .seconds(10)) -> JSONValue? {
         let text = client.description
         return waitForLine(timeout: timeout) { line in
             line["client"]?.string == text && line["msg"]?.string?.contains(" <> ") == true

@@ -20,16 +20,6 @@ private func tcpService(_ name: String, addr: String = ":1", target: String = "x
     @Test(
         arguments: [
             // Handlers and listeners Sluice does not run yet.
-            (
-                [":8080"],
-                "service-0: handler auto is not supported yet (a -L without a scheme, such as \":8080\", is auto://)"
-            ),
-            (
-                [":8080?proxyProtocol=1"],
-                "service-0: handler auto is not supported yet (a -L without a scheme, such as \":8080\", is auto://)"
-            ),
-            (["http://:8080"], "service-0: handler http is not supported yet"),
-            (["socks5://:1080"], "service-0: handler socks5 is not supported yet"),
             (["relay+tcp://:8080/x:1"], "service-0: handler relay is not supported yet"),
             (["tls://:8443/x:80"], "service-0: listener tls is not supported yet"),
             (["udp://:53/x:53"], "service-0: listener udp is not supported yet"),

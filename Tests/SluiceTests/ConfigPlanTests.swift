@@ -18,7 +18,7 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
         let run = try plan(["tcp://:8080/192.168.1.1:80"])
         #expect(run.threads == 4 && run.grace == 5 * second && run.logLevel == .info)
         let s = run.services[0]
-        #expect(s.name == "service-0" && s.handler == "tcp" && s.listener == "tcp")
+        #expect(s.name == "service-0" && s.handler == .tcp && s.handlerName == "tcp" && s.listener == "tcp")
         #expect(s.listen == SocketAddress(.v6(.any), port: 8080) && s.listenHost == nil)
         #expect(
             s.targets == [
@@ -47,14 +47,14 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
     /// Targets: IP literals resolved, empty host → 127.0.0.1, names kept for dial time.
     @Test(
         arguments: [
-            (":8000", "", 8000, "127.0.0.1:8000"), ("example.com:80", "example.com", 80, nil),
+            (":8000", "127.0.0.1", 8000, "127.0.0.1:8000"), ("example.com:80", "example.com", 80, nil),
             ("[::1]:9000", "::1", 9000, "[::1]:9000"), ("10.0.0.1:65535", "10.0.0.1", 65535, "10.0.0.1:65535"),
             ("my_host.local.:22", "my_host.local.", 22, nil),
         ] as [(String, String, UInt16, String?)])
     func target(text: String, host: String, port: UInt16, address: String?) throws {
         let t = try service(["tcp://:8080/\(text)"]).targets[0]
-        #expect(t.host == host && t.port == port && t.text == text)
-        #expect(t.address?.description == address)
+        #expect(t.destination.host == host && t.destination.port == port && t.text == text)
+        #expect(t.destination.address?.description == address)
     }
 
     /// Seed page: receive on the second service only.
@@ -65,7 +65,7 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
             run.services[1].receive
                 == ProxyReceivePlan(timeout: 10 * second, trusted: [], required: false, maxV2Length: 4096))
         #expect(run.services[1].sendProxyProtocol == 0)
-        #expect(run.services[0].targets[0].address?.description == "127.0.0.1:8080")
+        #expect(run.services[0].targets[0].destination.address?.description == "127.0.0.1:8080")
     }
 
     /// Seed page: send from the tcp and rtcp forwarders; rtcp never receives.
@@ -84,7 +84,7 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
         ] as [(String, String, Int, Bool)])
     func proxyProtocolDirections(argument: String, handler: String, send: Int, receives: Bool) throws {
         let s = try service([argument])
-        #expect(s.handler == handler && s.listener == handler)
+        #expect(s.handlerName == handler && s.listener == handler)
         #expect(s.sendProxyProtocol == send)
         #expect((s.receive != nil) == receives)
     }
@@ -201,7 +201,7 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
     func nodeInheritsHopProxyProtocol(node: String, expected: Int) throws {
         let n = try #require(try service(["tcp://:8080/x:1"], [node]).chain?.hops[0].nodes[0])
         #expect(n.proxyProtocol == expected)
-        #expect(n.address?.description == "127.0.0.1:8000")
+        #expect(n.destination.address?.description == "127.0.0.1:8000")
     }
 
     /// The seed page's YAML examples, built as the config file would give them.
@@ -230,14 +230,14 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
         #expect(run.services[0].chain?.hops[0].nodes[0].proxyProtocol == 1)
         #expect(run.services[0].sendProxyProtocol == 0)
 
-        // The receive example's handler is http, which Sluice does not run yet.
+        // The receive example: an http proxy handler that receives PROXY headers.
         var receive = sendService
         receive.handler = HandlerConfig(type: "http")
+        receive.forwarder = nil
         receive.metadata = ["proxyProtocol": 1]
-        #expect(
-            usageMessage { () throws(UsageError) in
-                try makeRunPlan(Config(services: [receive]), options: RunOptions(), onlineCPUs: 1)
-            } == "service-0: handler http is not supported yet")
+        let received = try makeRunPlan(Config(services: [receive]), options: RunOptions(), onlineCPUs: 1)
+        #expect(received.services[0].handler == .http && received.services[0].receive != nil)
+        #expect(received.services[0].targets.isEmpty)
     }
 
     @Test func headersAndSocksAliasFromAFile() throws {

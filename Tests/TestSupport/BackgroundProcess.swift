@@ -177,6 +177,32 @@ public final class BackgroundProcess: @unchecked Sendable {
     /// Open descriptors (entries of `/proc/<pid>/fd`), nil once the process is gone.
     public func openFDCount() -> Int? { ProcFS.openFDCount(pid: pid) }
 
+    /// Waits until the process has finished reacting to whatever woke it (bytes a test sent, a
+    /// signal): every thread sleeps, and none uses any CPU time over `window`. False when that
+    /// does not happen within `timeout` or the process is gone.
+    ///
+    /// A send to a process on loopback wakes the thread waiting for those bytes before the send
+    /// returns, so after `waitUntilQuiet` that thread has run, acted on them (dialled, closed,
+    /// written) and gone back to waiting.
+    public func waitUntilQuiet(window: Duration = .milliseconds(20), timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = Deadline(timeout)
+        while !deadline.hasPassed {
+            guard let before = ProcFS.schedulingSample(pid: pid) else { return false }
+            guard before.allSleeping else {
+                sleep(for: .milliseconds(2))
+                continue
+            }
+            sleep(for: window)
+            guard let after = ProcFS.schedulingSample(pid: pid) else { return false }
+            if after.allSleeping && after.states.count == before.states.count
+                && after.cpuNanoseconds == before.cpuNanoseconds
+            {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Kills the process (SIGKILL) if it still runs and reaps it. Idempotent.
     public func stop() {
         reaped.withLock { status in

@@ -20,6 +20,7 @@ public final class SilentServer: @unchecked Sendable {
     private var fillers: [Int32] = []
 
     public init(address: SocketAddress = loopbackAnyPort) throws {
+        ResourceWatch.starting("a silent listener on \(address)")
         let fd: Int32
         do {
             fd = try Socket.listen(on: address, reusePort: false, backlog: 0)
@@ -72,6 +73,7 @@ public final class ClosedPort: @unchecked Sendable {
     private var fd: Int32
 
     public init(address: SocketAddress = loopbackAnyPort) throws {
+        ResourceWatch.starting("a closed port on \(address)")
         fd = sl_socket(address.family, Int32(SOCK_STREAM.rawValue))
         guard fd != -1 else { throw TestSupportError.system("socket") }
         var storage = sockaddr_storage()
@@ -104,6 +106,7 @@ public final class PortHolder: @unchecked Sendable {
     private var fd: Int32
 
     public init(address: SocketAddress = loopbackAnyPort) throws {
+        ResourceWatch.starting("a port holder on \(address)")
         do {
             fd = try Socket.listen(on: address, reusePort: false, backlog: 16)
         } catch {

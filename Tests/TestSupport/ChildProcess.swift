@@ -1,5 +1,5 @@
 // Child processes: spawning with posix_spawn (stdin from /dev/null, stdout and stderr captured),
-// exit statuses, the one-shot `runProcess`, and reading a process's /proc entries.
+// exit statuses, and the one-shot `runProcess`.
 import CSluice
 import Glibc
 import Sluice
@@ -103,6 +103,7 @@ func spawnChild(_ executable: String, _ arguments: [String], environment: [Strin
         argv.forEach { free($0) }
         envp.forEach { free($0) }
     }
+    ResourceWatch.starting("process \(executable)")
     var pid = pid_t()
     let result = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
     guard result == 0 else {
@@ -194,54 +195,5 @@ struct OutputCollector {
             }
         }
         return changed
-    }
-}
-
-// MARK: - /proc
-
-/// Readings of another process's /proc entries.
-public enum ProcFS {
-    /// The whole content of a (small) file, or nil when it cannot be read.
-    public static func readFile(_ path: String) -> String? {
-        let fd = sl_open_readonly(path)
-        guard fd != -1 else { return nil }
-        defer { Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16 << 10)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n > 0 {
-                bytes.append(contentsOf: chunk[0..<n])
-            } else if n == 0 {
-                return String(decoding: bytes, as: UTF8.self)
-            } else if Errno.current != .interrupted {
-                return nil
-            }
-        }
-    }
-
-    /// A `kB` field of `/proc/<pid>/status`, e.g. `VmRSS`; nil when the process is gone.
-    public static func statusKiB(pid: pid_t, field: String) -> Int? {
-        guard let text = readFile("/proc/\(pid)/status") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            let digits = line.dropFirst(field.count + 1).filter { $0 >= "0" && $0 <= "9" }
-            return Int(digits)
-        }
-        return nil
-    }
-
-    /// Resident set size in KiB (`VmRSS`).
-    public static func rssKiB(pid: pid_t) -> Int? { statusKiB(pid: pid, field: "VmRSS") }
-
-    /// How many descriptors the process has open (entries of `/proc/<pid>/fd`).
-    public static func openFDCount(pid: pid_t) -> Int? {
-        guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
-        defer { closedir(directory) }
-        var count = 0
-        while let entry = readdir(directory) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { $0[0] == UInt8(ascii: ".") }
-            if !isDot { count += 1 }
-        }
-        return count
     }
 }

@@ -57,14 +57,30 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// Waits until at least `count` connections were accepted; false on timeout.
     @discardableResult
-    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         waitUntil(timeout: timeout) { acceptedCount >= count }
     }
 
     /// Waits until at least `count` connections were accepted and closed; false on timeout.
     @discardableResult
-    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         waitUntil(timeout: timeout) { closedCount >= count }
+    }
+
+    /// How many connections the server has accepted, once none waits in the listener's accept
+    /// queue (as the kernel reports it) and the server thread has handled every one it accepted;
+    /// nil when that does not happen within `timeout`. A connection whose handshake the kernel
+    /// completed before the call is counted.
+    public func acceptedCountOnceSettled(timeout: Duration = .seconds(10)) -> Int? {
+        var status = stat()
+        guard fstat(listener, &status) == 0 else { return nil }
+        let inode = UInt64(status.st_ino)
+        return waitFor(timeout: timeout) { () -> Int? in
+            guard let mine = try? SocketTable.listeners(port: address.port).first(where: { $0.inode == inode }),
+                mine.acceptQueue == 0
+            else { return nil }
+            return records.withLock { list in list.allSatisfy(\.isHandled) ? list.count : nil }
+        }
     }
 }
 
@@ -157,6 +173,7 @@ private final class ServerLoop: @unchecked Sendable {
             peer.events = SL_EPOLLIN | SL_EPOLLRDHUP
             flush(peer)
             if !peer.isClosed { updateInterest(peer) }
+            records.withLock { $0[peer.index].isHandled = true }
         }
     }
 
@@ -342,6 +359,7 @@ private final class ServerPeer {
 /// A listening socket on `address` (port 0 = ephemeral), its bound address, and an eventfd to wake
 /// the thread that serves it.
 func listenWithWakeup(on address: SocketAddress, backlog: Int32) throws -> (Int32, SocketAddress, Int32) {
+    ResourceWatch.starting("a listener on \(address)")
     let fd: Int32
     do {
         fd = try Socket.listen(on: address, reusePort: false, backlog: backlog)

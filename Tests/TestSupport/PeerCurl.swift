@@ -30,7 +30,7 @@ public enum Curl {
     /// Runs `curl -sS --max-time <timeout> <arguments> <url>` and parses its write-out. Throws
     /// only when curl cannot be found or started; a failed transfer is a result with a non-zero
     /// `exitCode`.
-    public static func run(_ arguments: [String], url: String, timeout: Duration = .seconds(10)) throws -> CurlResult {
+    public static func run(_ arguments: [String], url: String, timeout: Duration = .seconds(30)) throws -> CurlResult {
         let binary = try PeerBinary.find("curl")
         let seconds = String(max(1, timeout.totalMilliseconds / 1000))
         let result = try runProcess(

@@ -55,7 +55,7 @@ public final class DantePeer: @unchecked Sendable {
 
     /// The first log line containing `text` (existing or arriving within `timeout`). Dante writes
     /// addresses as `ip.port`, e.g. `tcp/connect [: 127.0.0.1.41000 127.0.0.1.1080 -> … 127.0.0.1.8080`.
-    public func waitForLog(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         peer.waitForOutput(containing: text, timeout: timeout)
     }
 

@@ -49,8 +49,17 @@ public final class HAProxyPeer: @unchecked Sendable {
 
             """
         let path = try directory.write("haproxy.cfg", configuration)
-        peer = try PeerProcess(
+        let peer = try PeerProcess(
             name: "haproxy", executable: binary, arguments: ["-db", "-f", path], directory: directory, ports: ports)
+        self.peer = peer
+        // HAProxy binds its TCP listeners and its admin socket one after the other; the socket's
+        // file appears (renamed into place) once it listens.
+        let socket = directory.file("stats.sock")
+        guard waitUntil(timeout: .seconds(30), { access(socket, F_OK) == 0 || !peer.isRunning }), peer.isRunning else {
+            let output = peer.output
+            peer.stop()
+            throw TestSupportError("start haproxy", detail: "no admin socket at \(socket); \(output)")
+        }
     }
 
     /// Kills HAProxy and removes its directory. Idempotent; also done on deinit.
@@ -60,7 +69,7 @@ public final class HAProxyPeer: @unchecked Sendable {
     public var diagnostics: String { "haproxy.cfg:\n\(configuration)\n\(peer.output)" }
 
     /// The first log line containing `text` (existing or arriving within `timeout`).
-    public func waitForLog(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         peer.waitForOutput(containing: text, timeout: timeout)
     }
 

@@ -51,7 +51,7 @@ public final class TinyproxyPeer: @unchecked Sendable {
 
     /// The first log line containing `text` (existing or arriving within `timeout`), e.g.
     /// `CONNECT 127.0.0.1:41234 HTTP/1.1`.
-    public func waitForLog(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForLog(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         peer.waitForOutput(containing: text, timeout: timeout)
     }
 

@@ -1,6 +1,6 @@
 // Peers: the machinery under the real-peer launchers (HAProxy, nginx, tinyproxy, Dante): finding an
 // installed binary, a private temporary directory, free ports, and a foreground peer process that
-// counts as ready once its ports are listening (read from /proc/net/tcp, without connecting).
+// counts as ready once it holds a listening socket on each of its ports (asked of the kernel).
 import CSluice
 import Glibc
 import Sluice
@@ -90,6 +90,7 @@ public enum FreePorts {
     /// before returning: another process may take one before the peer binds it, which
     /// `PeerProcess.startWithRetries` absorbs by starting again with fresh ports.
     public static func take(_ count: Int) throws -> [UInt16] {
+        ResourceWatch.starting("\(count) free ports")
         var descriptors: [Int32] = []
         defer { descriptors.forEach { _ = Glibc.close($0) } }
         var ports: [UInt16] = []
@@ -108,29 +109,24 @@ public enum FreePorts {
         return ports
     }
 
-    /// True when some socket in this network namespace listens on TCP `port` (any address, IPv4
-    /// or IPv6), read from `/proc/net/tcp` and `/proc/net/tcp6` (state `0A` is LISTEN).
-    public static func isListening(_ port: UInt16) -> Bool {
-        let wanted = String(port, radix: 16, uppercase: true)
-        let padded = String(repeating: "0", count: max(0, 4 - wanted.count)) + wanted
-        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = ProcFS.readFile(table) else { continue }
-            for line in text.split(separator: "\n").dropFirst() {
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count > 3 else { continue }
-                let local = fields[1]
-                if fields[3] == "0A", local.hasSuffix(":" + padded) { return true }
-            }
-        }
-        return false
+    /// True when every port in `ports` has a listening socket that `pid` or one of its descendants
+    /// holds. A port that another process listens on does not count.
+    public static func areListening(_ ports: [UInt16], heldBy pid: pid_t) -> Bool {
+        guard let listening = try? SocketTable.listeners().filter({ ports.contains($0.port) }),
+            Set(listening.map(\.port)) == Set(ports)
+        else { return false }
+        var held = Set<UInt64>()
+        for member in ProcFS.processTree(pid: pid) { held.formUnion(ProcFS.socketInodes(pid: member)) }
+        return ports.allSatisfy { port in listening.contains { $0.port == port && held.contains($0.inode) } }
     }
 }
 
 // MARK: - Peer process
 
 /// A real peer (HAProxy, nginx, tinyproxy, Dante) running in the foreground with its own temporary
-/// directory. Ready once every one of its ports listens. `stop()` (also on deinit) kills it with
-/// SIGKILL, reaps it and deletes the directory, so a failing test leaks nothing.
+/// directory. Ready once it (or a process it started) holds a listening socket on every one of its
+/// ports. `stop()` (also on deinit) kills it with SIGKILL, reaps it and deletes the directory, so a
+/// failing test leaks nothing.
 public final class PeerProcess: @unchecked Sendable {
     /// A short name for messages, e.g. `haproxy`.
     public let name: String
@@ -144,12 +140,12 @@ public final class PeerProcess: @unchecked Sendable {
     /// forks a dozen); nil for single-process peers, which are simply killed.
     public let terminationSignal: Int32?
 
-    /// Starts `executable arguments` and waits up to `timeout` until every port in `ports`
-    /// listens. Throws, with the peer's output, when it exits first or is not ready in time (then
-    /// it is killed).
+    /// Starts `executable arguments` and waits up to `timeout` until it listens on every port in
+    /// `ports`. Throws, with the peer's output, when it exits first (say, because another process
+    /// took one of its ports) or is not ready in time (then it is killed).
     public init(
         name: String, executable: String, arguments: [String], directory: TemporaryDirectory, ports: [UInt16],
-        terminationSignal: Int32? = nil, timeout: Duration = .seconds(10)
+        terminationSignal: Int32? = nil, timeout: Duration = .seconds(30)
     ) throws {
         self.name = name
         self.terminationSignal = terminationSignal
@@ -158,14 +154,9 @@ public final class PeerProcess: @unchecked Sendable {
         process = try BackgroundProcess(executable, arguments)
         let process = self.process
         let ready = waitUntil(timeout: timeout, interval: .milliseconds(10)) {
-            !process.isRunning || ports.allSatisfy(FreePorts.isListening)
+            !process.isRunning || FreePorts.areListening(ports, heldBy: process.pid)
         }
-        if ready && process.isRunning {
-            // A port listened by someone else while this peer failed to bind it: give the peer a
-            // moment to exit on its bind error.
-            sleep(for: .milliseconds(30))
-            if process.isRunning { return }
-        }
+        if ready && process.isRunning { return }
         let status = process.waitForExitStatus(timeout: .milliseconds(300))
         if status == nil, let terminationSignal {
             process.signal(terminationSignal)
@@ -216,13 +207,13 @@ public final class PeerProcess: @unchecked Sendable {
 
     /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
     /// contains `text`; nil on timeout.
-    public func waitForOutput(containing text: String, timeout: Duration = .seconds(5)) -> String? {
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(10)) -> String? {
         waitForOutput(timeout: timeout) { $0.contains(text) }
     }
 
     /// The first output line (stdout or stderr, existing or arriving within `timeout`) that
     /// satisfies `predicate`; nil on timeout.
-    public func waitForOutput(timeout: Duration = .seconds(5), where predicate: (String) -> Bool) -> String? {
+    public func waitForOutput(timeout: Duration = .seconds(10), where predicate: (String) -> Bool) -> String? {
         waitFor(timeout: timeout) { () -> String? in
             let lines = process.stdoutLines + process.stderrLines
             return lines.first { predicate($0.text) }?.text

@@ -50,6 +50,9 @@ public struct ServerConnection: Sendable {
     public var sawEOF = false
     /// The error that ended the connection (e.g. `ECONNRESET`), if any.
     public var error: Errno?
+    /// The server thread has finished its first turn on the connection (a reply on accept is
+    /// written or queued by then).
+    public var isHandled = false
     /// The server has closed its socket.
     public var isClosed = false
     /// When the connection was accepted and closed (monotonic).

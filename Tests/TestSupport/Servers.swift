@@ -30,14 +30,20 @@ extension TestServer {
 
     /// Waits until at least `count` connections were accepted; false on timeout.
     @discardableResult
-    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForAccepted(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         server.waitForAccepted(count, timeout: timeout)
     }
 
     /// Waits until at least `count` connections were accepted and closed; false on timeout.
     @discardableResult
-    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(5)) -> Bool {
+    public func waitForClosed(_ count: Int, timeout: Duration = .seconds(10)) -> Bool {
         server.waitForClosed(count, timeout: timeout)
+    }
+
+    /// How many connections were accepted, once nothing waits to be accepted (see
+    /// `LoopbackServer.acceptedCountOnceSettled`); nil on timeout.
+    public func acceptedCountOnceSettled(timeout: Duration = .seconds(10)) -> Int? {
+        server.acceptedCountOnceSettled(timeout: timeout)
     }
 
     /// The target text a `-L` URL uses for this server, e.g. `127.0.0.1:41234` or `[::1]:41234`.
@@ -71,7 +77,7 @@ public final class RecordingServer: TestServer {
 
     /// Waits until connection `index` has received at least `count` bytes; returns its bytes, or
     /// nil on timeout.
-    public func waitForBytes(_ count: Int, on index: Int = 0, timeout: Duration = .seconds(5)) -> [UInt8]? {
+    public func waitForBytes(_ count: Int, on index: Int = 0, timeout: Duration = .seconds(10)) -> [UInt8]? {
         waitFor(timeout: timeout) {
             let list = server.connections
             guard index < list.count, list[index].data.count >= count else { return nil }

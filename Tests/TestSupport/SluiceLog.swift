@@ -40,7 +40,7 @@ public struct ConnectionLog: Sendable, CustomStringConvertible {
 extension SluiceProcess {
     /// The `sid` of the connection whose client address (the accept line's `remote`) is `client`,
     /// waiting up to `timeout` for its accept line.
-    public func sid(ofClient client: SocketAddress, timeout: Duration = .seconds(5)) -> String? {
+    public func sid(ofClient client: SocketAddress, timeout: Duration = .seconds(10)) -> String? {
         let text = client.description
         let accept = waitForLine(timeout: timeout) { line in
             line["remote"]?.string == text && line["msg"]?.string?.contains(" <> ") == true
@@ -53,7 +53,7 @@ extension SluiceProcess {
 
     /// The log of the connection from `client`, once its close line (`" >< "`) has been written;
     /// nil when the accept or close line does not appear within `timeout`.
-    public func closedConnectionLog(client: SocketAddress, timeout: Duration = .seconds(5)) -> ConnectionLog? {
+    public func closedConnectionLog(client: SocketAddress, timeout: Duration = .seconds(10)) -> ConnectionLog? {
         let deadline = Deadline(timeout)
         guard let sid = sid(ofClient: client, timeout: timeout) else { return nil }
         let closed = waitForLine(timeout: deadline.remaining) { line in

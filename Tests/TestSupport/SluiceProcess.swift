@@ -31,7 +31,7 @@ public final class SluiceProcess: @unchecked Sendable {
     /// appeared. Throws (with sluice's stderr) when the process exits first or the lines do not
     /// appear within `timeout` (then the process is killed).
     public static func start(
-        _ arguments: [String], expectListeners: Int = 1, timeout: Duration = .seconds(10),
+        _ arguments: [String], expectListeners: Int = 1, timeout: Duration = .seconds(30),
         environment: [String: String] = [:], binary: String = SluiceProcess.binaryPath
     ) throws -> SluiceProcess {
         let process = try BackgroundProcess(
@@ -101,6 +101,13 @@ public final class SluiceProcess: @unchecked Sendable {
         return SocketAddress(String(address))
     }
 
+    /// The address in a `listening on …` line read some other way (from a file or a pipe).
+    public static func listeningAddress(inText text: String) -> SocketAddress? {
+        var line = OutputLine(stream: .stderr, text: text, arrivedAt: Monotonic.now)
+        line.json = try? JSONValue.parse(bytes: Array(text.utf8))
+        return listeningAddress(in: line)
+    }
+
     // MARK: Log lines
 
     /// Every stderr line so far (raw text).
@@ -116,12 +123,12 @@ public final class SluiceProcess: @unchecked Sendable {
     public var stderrText: String { process.stderrText }
 
     /// The first JSON line (already logged or arriving within `timeout`) matching `predicate`.
-    public func waitForLine(timeout: Duration = .seconds(5), where predicate: (JSONValue) -> Bool) -> JSONValue? {
+    public func waitForLine(timeout: Duration = .seconds(10), where predicate: (JSONValue) -> Bool) -> JSONValue? {
         process.waitForLine(timeout: timeout) { line in line.json.map(predicate) ?? false }?.json
     }
 
     /// The first JSON line whose `msg` contains `text`.
-    public func waitForMessage(containing text: String, timeout: Duration = .seconds(5)) -> JSONValue? {
+    public func waitForMessage(containing text: String, timeout: Duration = .seconds(10)) -> JSONValue? {
         waitForLine(timeout: timeout) { $0["msg"]?.string?.contains(text) == true }
     }
 
@@ -148,6 +155,10 @@ public final class SluiceProcess: @unchecked Sendable {
 
     /// Open descriptors.
     public func openFDCount() -> Int? { process.openFDCount() }
+
+    /// Waits until sluice has acted on everything that woke it and sleeps again (see
+    /// `BackgroundProcess.waitUntilQuiet`).
+    public func waitUntilQuiet(timeout: Duration = .seconds(10)) -> Bool { process.waitUntilQuiet(timeout: timeout) }
 
     /// Kills (SIGKILL) and reaps the process. Idempotent; also done on deinit.
     public func stop() { process.stop() }

@@ -310,7 +310,7 @@ public final class RecordingHTTPProxy: @unchecked Sendable {
     public func stop() { engine.stop() }
 
     /// Waits until `count` connections have been answered; their records, or nil on timeout.
-    public func waitForRecords(_ count: Int, timeout: Duration = .seconds(5)) -> [HTTPProxyRecord]? {
+    public func waitForRecords(_ count: Int, timeout: Duration = .seconds(10)) -> [HTTPProxyRecord]? {
         waitFor(timeout: timeout) { log.value.count >= count ? log.value : nil }
     }
 
@@ -490,7 +490,7 @@ public final class TestSOCKS5Server: @unchecked Sendable {
     public func stop() { engine.stop() }
 
     /// Waits until `count` handshakes have ended; the records, or nil on timeout.
-    public func waitForRecords(_ count: Int, timeout: Duration = .seconds(5)) -> [SOCKS5Record]? {
+    public func waitForRecords(_ count: Int, timeout: Duration = .seconds(10)) -> [SOCKS5Record]? {
         waitFor(timeout: timeout) { log.value.count >= count ? log.value : nil }
     }
 
@@ -641,7 +641,7 @@ public final class ReadRecordingServer: @unchecked Sendable {
     public var connections: [[[UInt8]]] { log.value }
 
     /// Waits until connection `index` has received `count` bytes in all; its chunks, or nil.
-    public func waitForBytes(_ count: Int, on index: Int = 0, timeout: Duration = .seconds(5)) -> [[UInt8]]? {
+    public func waitForBytes(_ count: Int, on index: Int = 0, timeout: Duration = .seconds(10)) -> [[UInt8]]? {
         waitFor(timeout: timeout) {
             let list = log.value
             guard index < list.count, list[index].reduce(0, { $0 + $1.count }) >= count else { return nil }

@@ -142,3 +142,35 @@ public func waitFor<T>(
         sleep(for: min(interval, deadline.remaining))
     }
 }
+
+// MARK: - Timing bounds
+
+/// Bounds for "how long did it take" checks that hold on a loaded machine: each compares with the
+/// deadline under test (a timeout the test configured or the documented default), never with a
+/// guess of how fast the machine is.
+public enum TimingBound {
+    /// "At once", meaning not by way of `deadline` firing: under half of it.
+    public static func isWellBefore(_ elapsed: Double, deadline: Double) -> Bool { elapsed < deadline / 2 }
+
+    /// "When `deadline` fired": not before 0.8 × `deadline` (slack for the timer's granularity)
+    /// and under 2.5 × `deadline` (so not never, and not at some other, longer timeout).
+    public static func isAt(_ elapsed: Double, deadline: Double) -> Bool {
+        elapsed >= deadline * 0.8 && elapsed < deadline * 2.5
+    }
+}
+
+// MARK: - Resource watch
+
+/// Where the helpers announce that they start a process or bind a listening port, so that the test
+/// target can check this happens only inside its serialized suite (see `Integration`).
+public enum ResourceWatch {
+    private static let observer = Locked<(@Sendable (String) -> Void)?>(nil)
+
+    /// Installs the function told about every process start and port bind (`what` names it).
+    public static func observe(_ body: @escaping @Sendable (_ what: String) -> Void) { observer.set(body) }
+
+    /// Tells the observer, if any, that `what` is about to start.
+    static func starting(_ what: @autoclosure () -> String) {
+        if let body = observer.value { body(what()) }
+    }
+}

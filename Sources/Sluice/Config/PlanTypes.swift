@@ -53,6 +53,43 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
     public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
+/// What a service does with an accepted connection; chosen when the plan is built.
+public enum HandlerKind: Sendable, Equatable, CaseIterable {
+    /// Port forwarding to the plan's targets: `tcp://`, and `rtcp://` (whose listener is local here).
+    case tcp, rtcp
+    /// Proxies whose client names the destination in its handshake.
+    case http, socks4, socks5
+    /// GOST's default (`-L :8080`): HTTP, SOCKS4 or SOCKS5 by the client's first byte.
+    case auto
+
+    /// GOST's handler type names and aliases (`socks` is SOCKS5, `socks4a` is SOCKS4).
+    public init?(type: String) {
+        switch type {
+        case "tcp": self = .tcp
+        case "rtcp": self = .rtcp
+        case "http": self = .http
+        case "socks4", "socks4a": self = .socks4
+        case "socks5", "socks": self = .socks5
+        case "auto": self = .auto
+        default: return nil
+        }
+    }
+
+    /// Forwards to configured targets (else the client chooses).
+    public var forwards: Bool { self == .tcp || self == .rtcp }
+
+    /// The inbound handshake of a proxy handler; nil for forwarders.
+    public var inbound: InboundHandshake.Handler? {
+        switch self {
+        case .tcp, .rtcp: nil
+        case .http: .only(.http)
+        case .socks4: .only(.socks4)
+        case .socks5: .only(.socks5)
+        case .auto: .auto
+        }
+    }
+}
+
 /// One listening service.
 public struct ServicePlan: Sendable {
     /// "service-0".
@@ -62,11 +99,15 @@ public struct ServicePlan: Sendable {
     public var listen: SocketAddress
     /// The bind host when it is a name to resolve at start-up (e.g. "localhost"), else nil.
     public var listenHost: String?
-    /// Handler type as logged: "tcp", "rtcp".
-    public var handler: String
+    /// What the service does with a connection.
+    public var handler: HandlerKind
+    /// The handler type as configured and logged ("tcp", "socks", "auto").
+    public var handlerName: String
+    /// Credentials a proxy handler requires of its clients (`user:pass@` on `-L`); nil = none.
+    public var auth: Credentials?
     /// Listener type as logged: "tcp", "rtcp".
     public var listener: String
-    /// Forward targets, at least one.
+    /// Forward targets: at least one for forwarders, none for proxy handlers.
     public var targets: [TargetPlan]
     public var selector: SelectorPlan
     /// Per-attempt dial timeout in nanoseconds: service metadata `dialTimeout`, 15s when absent
@@ -74,6 +115,9 @@ public struct ServicePlan: Sendable {
     public var dialTimeout: Int64
     /// Handler metadata `idleTimeout` in nanoseconds; 0 = none.
     public var idleTimeout: Int64
+    /// How long a proxy client may take for its request (handshake), handler metadata
+    /// `readTimeout` (GOST's name), 15s by default.
+    public var handshakeTimeout: Int64
     /// Receiving PROXY headers: set when service metadata `proxyProtocol` > 0 on a tcp listener.
     public var receive: ProxyReceivePlan?
     /// Sending PROXY headers to targets (handler metadata `proxyProtocol`): 0 off, 1 v1, 2 v2.
@@ -89,20 +133,25 @@ public struct ServicePlan: Sendable {
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(
-        name: String, listen: SocketAddress, listenHost: String? = nil, handler: String, listener: String,
+        name: String, listen: SocketAddress, listenHost: String? = nil, handler: HandlerKind,
+        handlerName: String? = nil, auth: Credentials? = nil, listener: String,
         targets: [TargetPlan], selector: SelectorPlan = .default, dialTimeout: Int64 = 15 * GoDuration.second,
-        idleTimeout: Int64 = 0, receive: ProxyReceivePlan? = nil, sendProxyProtocol: Int = 0, retries: Int = 0,
+        idleTimeout: Int64 = 0, handshakeTimeout: Int64 = 15 * GoDuration.second, receive: ProxyReceivePlan? = nil,
+        sendProxyProtocol: Int = 0, retries: Int = 0,
         chain: ChainPlan? = nil, splice: Bool = false
     ) {
         self.name = name
         self.listen = listen
         self.listenHost = listenHost
         self.handler = handler
+        self.handlerName = handlerName ?? "\(handler)"
+        self.auth = auth
         self.listener = listener
         self.targets = targets
         self.selector = selector
         self.dialTimeout = dialTimeout
         self.idleTimeout = idleTimeout
+        self.handshakeTimeout = handshakeTimeout
         self.receive = receive
         self.sendProxyProtocol = sendProxyProtocol
         self.retries = retries
@@ -115,22 +164,21 @@ public struct ServicePlan: Sendable {
 public struct TargetPlan: Sendable, Equatable {
     /// "target-0".
     public var name: String
-    /// The host as written, without brackets; "" for the local system.
-    public var host: String
-    public var port: UInt16
-    /// Set when the host is an IP literal or empty (empty → 127.0.0.1, Go's "local system");
-    /// nil when the host is a name to resolve at dial time.
-    public var address: SocketAddress?
+    /// Where to dial: an IP literal (an empty host is 127.0.0.1, Go's "local system") or a name to
+    /// resolve at dial time.
+    public var destination: Destination
     /// The address as the user wrote it, e.g. "example.com:80", for logs.
     public var text: String
 
-    /// Memberwise, for building plans directly (tests, other front ends).
-    public init(name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String) {
+    public init(name: String, destination: Destination, text: String) {
         self.name = name
-        self.host = host
-        self.port = port
-        self.address = address
+        self.destination = destination
         self.text = text
+    }
+
+    /// From parts: `address` when the host is an IP literal or empty, else `host` is a name.
+    public init(name: String, host: String, port: UInt16, address: SocketAddress? = nil, text: String) {
+        self.init(name: name, destination: Destination(host: host, port: port, address: address), text: text)
     }
 }
 
@@ -247,10 +295,8 @@ public struct HeaderField: Sendable, Equatable {
 /// A proxy node of a hop.
 public struct NodePlan: Sendable, Equatable {
     public var name: String
-    public var host: String
-    public var port: UInt16
-    /// As for `TargetPlan.address`.
-    public var address: SocketAddress?
+    /// Where to dial, as for `TargetPlan.destination`.
+    public var destination: Destination
     public var text: String
     public var connector: ConnectorKind
     public var auth: Credentials?
@@ -268,9 +314,7 @@ public struct NodePlan: Sendable, Equatable {
         connectTimeout: Int64? = nil
     ) {
         self.name = name
-        self.host = host
-        self.port = port
-        self.address = address
+        self.destination = Destination(host: host, port: port, address: address)
         self.text = text
         self.connector = connector
         self.auth = auth

@@ -11,8 +11,7 @@ let unsupportedHandlerKeys = [
     "climiter", "rlimiter",
 ]
 
-/// Handler and listener types Sluice runs.
-let supportedHandlers: Set<String> = ["tcp", "rtcp"]
+/// Listener types Sluice runs (handler types: `HandlerKind`).
 let supportedListeners: Set<String> = ["tcp", "rtcp"]
 
 /// Builds the `ServicePlan` of one service, without its chain.
@@ -21,20 +20,19 @@ struct ServicePlanBuilder {
     var name: String { service.name }
 
     func build() throws(UsageError) -> ServicePlan {
-        let handler = service.handler.type.isEmpty ? "auto" : service.handler.type
+        let handlerName = service.handler.type.isEmpty ? "auto" : service.handler.type
         let listener = service.listener.type.isEmpty ? "tcp" : service.listener.type
         guard supportedListeners.contains(listener) else {
             throw UsageError("\(name): listener \(listener) is not supported yet")
         }
-        guard supportedHandlers.contains(handler) else {
-            let hint = handler == "auto" ? " (a -L without a scheme, such as \":8080\", is auto://)" : ""
-            throw UsageError("\(name): handler \(handler) is not supported yet\(hint)")
+        guard let handler = HandlerKind(type: handlerName) else {
+            throw UsageError("\(name): handler \(handlerName) is not supported yet")
         }
         try rejectUnsupported(service.metadata, keys: unsupportedServiceKeys, context: name)
         try rejectUnsupported(service.handler.metadata, keys: unsupportedHandlerKeys, context: name)
 
         let (listen, listenHost) = try listenAddress()
-        let targets = try self.targets(handler: handler)
+        let targets = handler.forwards ? try self.targets(handler: handlerName) : []
         let selector = try makeSelectorPlan(service.forwarder?.selector, context: name)
         guard service.handler.retries >= 0 else {
             throw UsageError("\(name): handler retries must not be negative (got \(service.handler.retries))")
@@ -48,6 +46,9 @@ struct ServicePlanBuilder {
         let idleTimeout = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
             try handlerMD.duration("idleTimeout")
         }
+        let readTimeout = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
+            try handlerMD.duration("readTimeout")
+        }
         let send = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
             try handlerMD.int("proxyProtocol")
         }
@@ -59,8 +60,11 @@ struct ServicePlanBuilder {
         let receive = receiveVersion > 0 && listener == "tcp" ? try receivePlan() : nil
 
         return ServicePlan(
-            name: name, listen: listen, listenHost: listenHost, handler: handler, listener: listener,
+            name: name, listen: listen, listenHost: listenHost, handler: handler, handlerName: handlerName,
+            auth: service.handler.auth.map { Credentials(username: $0.username, password: $0.password) },
+            listener: listener,
             targets: targets, selector: selector, dialTimeout: dialTimeout, idleTimeout: max(idleTimeout ?? 0, 0),
+            handshakeTimeout: (readTimeout ?? 0) > 0 ? readTimeout! : 15 * GoDuration.second,
             receive: receive, sendProxyProtocol: proxyProtocolVersion(send ?? 0), retries: service.handler.retries,
             chain: nil, splice: splice ?? false)
     }

@@ -18,6 +18,12 @@ public struct Destination: Hashable, Sendable {
         self.init(checkedHost: address.ip.description, port: address.port, address: address)
     }
 
+    /// A name the configuration's own rules accepted though `isHostName` is stricter (a numeric
+    /// last label, say): it goes to the resolver as written.
+    init(uncheckedHost host: String, port: UInt16) {
+        self.init(checkedHost: host, port: port, address: nil)
+    }
+
     private init(checkedHost: String, port: UInt16, address: SocketAddress?) {
         self.host = checkedHost
         self.port = port
@@ -152,4 +158,18 @@ extension Destination: CustomStringConvertible {
 
 @inline(__always) func asciiLowercase(_ byte: UInt8) -> UInt8 {
     byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+}
+
+extension Destination {
+    /// From a plan's parts: the address when there is one (an IP literal, or 127.0.0.1 for an
+    /// empty host), else `host` as a name the configuration parser has already checked.
+    public init(host: String, port: UInt16, address: SocketAddress?) {
+        if let address {
+            self.init(address)
+        } else if let checked = Destination(host: host, port: port) {
+            self = checked
+        } else {
+            self.init(uncheckedHost: host, port: port)
+        }
+    }
 }

@@ -6,8 +6,8 @@ import Glibc
 
 /// The keys a log line may carry, declared in sorted (byte) order: the raw value is the rank.
 public enum LogKey: Int, CaseIterable, Sendable {
-    case client, dst, duration, handler, inputBytes, kind, level, listener, local, msg, network, node
-    case outputBytes, reason, remote, service, sid, src, time
+    case client, dst, duration, handler, host, inputBytes, kind, level, listener, local, msg, network, node
+    case outputBytes, reason, remote, service, sid, src, time, user
 
     /// The key's JSON text, quotes and colon included (`"client":`).
     var quoted: StaticString {
@@ -16,6 +16,7 @@ public enum LogKey: Int, CaseIterable, Sendable {
         case .dst: "\"dst\":"
         case .duration: "\"duration\":"
         case .handler: "\"handler\":"
+        case .host: "\"host\":"
         case .inputBytes: "\"inputBytes\":"
         case .kind: "\"kind\":"
         case .level: "\"level\":"
@@ -31,6 +32,7 @@ public enum LogKey: Int, CaseIterable, Sendable {
         case .sid: "\"sid\":"
         case .src: "\"src\":"
         case .time: "\"time\":"
+        case .user: "\"user\":"
         }
     }
 }

@@ -194,7 +194,7 @@ public final class Reactor: @unchecked Sendable {
         case TokenKind.client.rawValue:
             if let session = sessions[index], session.generation == generation { session.clientEvent(flags) }
         case TokenKind.upstream.rawValue:
-            if let session = sessions[index], session.upstreamGeneration == generation {
+            if let session = sessions[index], session.dial.attempt == generation {
                 session.upstreamEvent(flags)
             }
         case TokenKind.listener.rawValue:

@@ -47,6 +47,31 @@ public struct PendingBytes {
         self = bigger
     }
 
+    /// One send of the held bytes (consumed as they go): how many moved, or why none did.
+    @inline(__always)
+    public mutating func sendOnce(to fd: Int32) -> IOResult {
+        let result = Socket.send(fd, base! + start, count)
+        if case .bytes(let n) = result { start += n }
+        return result
+    }
+
+    /// Puts `bytes` in front of what is held: in the room before `start` when they fit (a buffer
+    /// made with headroom for them), else in a new buffer of its own sized for both.
+    public mutating func prepend(_ bytes: UnsafeRawBufferPointer, _ pool: BufferPool) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        if base != nil && bytes.count <= start {
+            start -= bytes.count
+            (base! + start).copyMemory(from: source, byteCount: bytes.count)
+            return
+        }
+        var joined = PendingBytes.allocate(capacity: bytes.count + count)
+        joined.base!.copyMemory(from: source, byteCount: bytes.count)
+        if !isEmpty { (joined.base! + bytes.count).copyMemory(from: base! + start, byteCount: count) }
+        joined.end = bytes.count + count
+        release(to: pool)
+        self = joined
+    }
+
     /// Gives the buffer back (to the pool, or frees it) and forgets the bytes.
     @inline(__always)
     public mutating func release(to pool: BufferPool) {

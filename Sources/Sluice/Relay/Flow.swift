@@ -80,27 +80,21 @@ public struct Flow {
             // 1. Write what is held: the pipe's bytes, else the buffer's.
             if pipeBytes > 0 {
                 guard dstWritable else { return .blocked }
-                let n = sl_splice(pipe.read, dst, pipeBytes)
-                if n > 0 {
+                switch Socket.splice(pipe.read, dst, pipeBytes, isRead: false) {
+                case .bytes(let n):
                     if n < pipeBytes { dstWritable = false }
                     pipeBytes -= n
                     bytesWritten += Int64(n)
                     continue
+                case .wouldBlock, .eof:
+                    dstWritable = false
+                    return .blocked
+                case .error(let e): return .writeFailed(e)
                 }
-                if let outcome = writeStall(n) { return outcome }
-                continue
             }
             if !pending.isEmpty {
                 guard dstWritable else { return .blocked }
-                let n = sl_send(dst, pending.base! + pending.start, pending.count)
-                if n > 0 {
-                    if n < pending.count { dstWritable = false }
-                    pending.start += n
-                    bytesWritten += Int64(n)
-                    if pending.isEmpty { releaseBuffer(r) }
-                    continue
-                }
-                if let outcome = writeStall(n) { return outcome }
+                if let outcome = writeHeld(to: dst, r) { return outcome }
                 continue
             }
             // 2. Nothing held.
@@ -121,29 +115,24 @@ public struct Flow {
             if splicing && !spliceDisabled {
                 if pipe.isNone { pipe = r.pipes.lease() }
                 if !pipe.isNone {
-                    let n = sl_splice(src, pipe.write, r.spliceChunk)
-                    if n > 0 {
+                    switch Socket.splice(src, pipe.write, r.spliceChunk, isRead: true) {
+                    case .bytes(let n):
                         pipeBytes = n
                         bytesRead += Int64(n)
                         budget -= n
-                        continue
-                    }
-                    if n == 0 {
-                        eof = true
-                        continue
-                    }
-                    let e = Errno.current
-                    if e == .invalidArgument || e == .notSupported {
-                        spliceDisabled = true  // e.g. a descriptor type splice cannot serve
-                    } else if let outcome = readStall(e) {
-                        return outcome
+                    case .eof: eof = true
+                    case .wouldBlock: srcReadable = false
+                    case .error(let e):
+                        // EINVAL/ENOSYS: a descriptor type splice cannot serve; copy instead.
+                        guard e == .invalidArgument || e == .notSupported else { return .readFailed(e) }
+                        spliceDisabled = true
                     }
                     continue
                 }
                 // The pool is empty: copy through the scratch buffer this time.
             }
-            let n = sl_recv(src, r.scratch, r.scratchSize)
-            if n > 0 {
+            switch Socket.recv(src, r.scratch, r.scratchSize) {
+            case .bytes(let n):
                 bytesRead += Int64(n)
                 budget -= n
                 if n == r.scratchSize {
@@ -152,38 +141,36 @@ public struct Flow {
                     srcReadable = false  // drained: the next arrival is another edge
                 }
                 if let outcome = forward(r.scratch, n, to: dst, r) { return outcome }
-                continue
+            case .eof: eof = true
+            case .wouldBlock: srcReadable = false
+            case .error(let e): return .readFailed(e)
             }
-            if n == 0 {
-                eof = true
-                continue
-            }
-            if let outcome = readStall(Errno.current) { return outcome }
         }
     }
 
-    /// Classifies a failed read: nil to go on (after EAGAIN the readable bit is cleared; EINTR
-    /// retries), or `.readFailed`.
+    /// One write of the held buffer: nil when bytes moved (go on), else what stopped it.
     @inline(__always)
-    private mutating func readStall(_ e: Errno) -> FlowOutcome? {
-        if e == .wouldBlock {
-            srcReadable = false
+    private mutating func writeHeld(to dst: Int32, _ r: RelayResources) -> FlowOutcome? {
+        let before = pending.count
+        switch pending.sendOnce(to: dst) {
+        case .bytes(let n):
+            if n < before { dstWritable = false }
+            bytesWritten += Int64(n)
+            if pending.isEmpty { releaseBuffer(r) }
             return nil
+        case .wouldBlock, .eof:
+            dstWritable = false
+            return .blocked
+        case .error(let e): return .writeFailed(e)
         }
-        return e == .interrupted ? nil : .readFailed(e)
     }
 
-    /// Writes the held buffer without reading the source (handshake bytes before the relay starts).
-    /// `.finished` here means everything held was written.
+    /// Writes the held buffer without reading the source (handshake bytes, replies, the first
+    /// write). `.finished` here means everything held was written.
     public mutating func flushHeld(to dst: Int32, _ r: RelayResources) -> FlowOutcome {
         while !pending.isEmpty {
             guard dstWritable else { return .blocked }
-            let n = sl_send(dst, pending.base! + pending.start, pending.count)
-            if n > 0 {
-                pending.start += n
-                continue
-            }
-            if let outcome = writeStall(n) { return outcome }
+            if let outcome = writeHeld(to: dst, r) { return outcome }
         }
         releaseBuffer(r)
         return .finished
@@ -198,16 +185,13 @@ public struct Flow {
     {
         var sent = 0
         while dstWritable && sent < count {
-            let n = sl_send(dst, bytes + sent, count - sent)
-            if n > 0 {
+            switch Socket.send(dst, bytes + sent, count - sent) {
+            case .bytes(let n):
                 sent += n
                 bytesWritten += Int64(n)
                 if sent < count { dstWritable = false }  // the send buffer is full
-                continue
-            }
-            if let outcome = writeStall(n) {
-                if case .writeFailed = outcome { return outcome }
-                break
+            case .wouldBlock, .eof: dstWritable = false
+            case .error(let e): return .writeFailed(e)
             }
         }
         // Nothing is held when the pump reads, and a read is at most the scratch size, smaller than
@@ -234,23 +218,6 @@ public struct Flow {
         memcpy(pending.base! + pending.end, bytes, count)
         pending.end += count
         return true
-    }
-
-    /// Classifies a failed write (`n` <= 0): nil to retry, `.blocked` after EAGAIN (the writable
-    /// bit is cleared), or `.writeFailed`.
-    @inline(__always)
-    private mutating func writeStall(_ n: Int) -> FlowOutcome? {
-        if n == 0 {
-            dstWritable = false
-            return .blocked
-        }
-        let e = Errno.current
-        if e == .interrupted { return nil }
-        if e == .wouldBlock {
-            dstWritable = false
-            return .blocked
-        }
-        return .writeFailed(e)
     }
 
     @inline(__always)

@@ -29,6 +29,10 @@ public enum CloseReason: Equatable, Sendable {
     case headerMissing
     /// A chain hop refused or broke the handshake.
     case handshakeFailed
+    /// A proxy handler refused the client's request (malformed, unsupported, wrong credentials).
+    case requestRefused
+    /// A proxy client did not complete its request before the handshake deadline.
+    case requestTimeout
     /// The process is shutting down and the grace period ended.
     case shutdown
     /// The process ran out of file descriptors.
@@ -53,6 +57,8 @@ public enum CloseReason: Equatable, Sendable {
         case .headerTimeout: "headerTimeout"
         case .headerMissing: "headerMissing"
         case .handshakeFailed: "handshakeFailed"
+        case .requestRefused: "requestRefused"
+        case .requestTimeout: "requestTimeout"
         case .shutdown: "shutdown"
         case .outOfDescriptors: "outOfDescriptors"
         case .localError: "localError"

@@ -15,6 +15,8 @@ public final class Service: Sendable {
     /// Dial attempts one connection may make: failover moves on to another node (each at most
     /// once), and `retries` can allow more.
     public let maxAttempts: Int
+    /// What a proxy handler requires of its clients and answers them with.
+    public let inboundOptions: InboundOptions
     /// The names its log lines carry, escaped once.
     let handlerText: LogText
     let listenerText: LogText
@@ -30,11 +32,12 @@ public final class Service: Sendable {
         hops = hopPlans.map { Selector(plan: $0.selector, count: $0.nodes.count) }
         // GOST's rtcp listener has no PROXY receive side.
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
-        let alternatives = (plan.targets.count - 1) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
+        let alternatives = max(plan.targets.count - 1, 0) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
+        inboundOptions = InboundOptions(credentials: plan.auth)
         // Saturating: `retries` comes from the configuration.
         let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
         maxAttempts = overflow ? Int.max : attempts
-        handlerText = LogText(plan.handler)
+        handlerText = LogText(plan.handlerName)
         listenerText = LogText(plan.listener)
         nameText = LogText(plan.name)
         targetNames = plan.targets.map { LogText($0.name) }

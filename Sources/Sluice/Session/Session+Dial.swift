@@ -1,6 +1,9 @@
-// Session dialing: choose the route (forward target, and a node per chain hop), resolve names on the
-// resolver thread, connect without blocking, and on failure mark the node and fail over to another
-// one (each at most once per connection, more when `retries` allows) before giving up.
+// Session dialing: the one dial path every handler uses. Choose the route (a forward target, or the
+// destination a proxy client asked for, and a node per chain hop), resolve names on the resolver
+// pool, connect without blocking, open the chain, and on failure mark the node and fail over to
+// another (each at most once per connection, more when `retries` allows). It ends in
+// `upstreamReady()` (connected; the target's first bytes may already wait in `dial.replies`) or in
+// `dialGaveUp` with a typed failure the handler answers.
 import CSluice
 import Glibc
 
@@ -13,50 +16,55 @@ extension Session {
         case failed(String, CloseReason, local: Bool)
     }
 
+    /// Starts the dial path towards `requested` (a proxy client's destination) or, when nil, the
+    /// plan's forward targets.
+    func dialUpstream(to requested: Destination?) {
+        phase = .dialing
+        dial.requested = requested
+        dialNextAttempt()
+    }
+
     /// Picks a route and starts connecting to its first address (the first chain node, or the
     /// target). Failures that happen at once (a refused or unreachable address on this host) fail
     /// over in this loop, never by recursion, however many attempts `retries` allows.
-    func dial() {
+    func dialNextAttempt() {
         let plan = service.plan
         while true {
             guard pickRoute() else { return noRoute() }
-            dialAttempts += 1
+            dial.attempts += 1
             setDeadline(plan.dialTimeout)
             // A new tag per attempt: a late resolver answer or socket event of an earlier attempt
             // is recognised and dropped.
-            upstreamGeneration = reactor.nextGeneration()
+            dial.attempt = reactor.nextGeneration()
             logRoute()
-            let started: AttemptStart
-            if let node = firstNode {
-                started = connect(host: node.host, port: node.port, address: node.address)
-            } else {
-                let t = plan.targets[targetIndex]
-                started = connect(host: t.host, port: t.port, address: t.address)
-            }
+            let started = connect(to: firstNode?.destination ?? target)
             guard case .failed(let message, let reason, let local) = started else { return }
             if local {
                 // Not the node's fault: mark nothing, and another node would fail the same way.
-                logError { $0.add(.msg, .text(message)) }
-                return close(reason)
+                return dialGaveUp(message, reason)
             }
             markDialedNodeFailed()
             guard attemptFailed(message, reason) else { return }
         }
     }
 
-    /// Chooses the target and a node per hop for this attempt; false when none is left.
+    /// Chooses the target (forwarders) and a node per hop for this attempt; false when none is left.
     private func pickRoute() -> Bool {
         let now = reactor.now
         let key = Selector.hashKey(client.ip)
-        guard let target = Self.pick(service.targets, key: key, now: now, tried: &triedTargets) else { return false }
-        targetIndex = target
-        hopNodes.removeAll(keepingCapacity: true)
-        if triedHopNodes.count != service.hops.count {
-            triedHopNodes = Array(repeating: 0, count: service.hops.count)
+        if dial.requested == nil {
+            guard let target = Self.pick(service.targets, key: key, now: now, tried: &dial.triedTargets) else {
+                return false
+            }
+            dial.targetIndex = target
+        }
+        dial.hopNodes.removeAll(keepingCapacity: true)
+        if dial.triedHopNodes.count != service.hops.count {
+            dial.triedHopNodes = Array(repeating: 0, count: service.hops.count)
         }
         for (i, hop) in service.hops.enumerated() {
-            guard let node = Self.pick(hop, key: key, now: now, tried: &triedHopNodes[i]) else { return false }
-            hopNodes.append(node)
+            guard let node = Self.pick(hop, key: key, now: now, tried: &dial.triedHopNodes[i]) else { return false }
+            dial.hopNodes.append(node)
         }
         return true
     }
@@ -72,54 +80,56 @@ extension Session {
 
     private func noRoute() {
         logError { $0.add(.msg, .literal("node not available")) }
-        close(.noTarget)
+        dialGaveUp(nil, .noTarget)
+    }
+
+    /// Where the connection finally goes: the requested destination, else the picked target.
+    var target: Destination {
+        dial.requested ?? service.plan.targets[dial.targetIndex].destination
     }
 
     /// The first chain node of the current route, nil without a chain.
     var firstNode: NodePlan? {
-        guard let chain = service.plan.chain, let first = hopNodes.first else { return nil }
+        guard let chain = service.plan.chain, let first = dial.hopNodes.first else { return nil }
         return chain.hops[0].nodes[first]
     }
 
     /// What the current dial connects to, for messages.
     var upstreamText: String {
-        if let upstreamAddress { return "\(upstreamAddress)" }
+        if let address = dial.address { return "\(address)" }
         if let node = firstNode { return node.text }
-        return targetIndex >= 0 ? service.plan.targets[targetIndex].text : "?"
+        return dial.requested?.text ?? (dial.targetIndex >= 0 ? service.plan.targets[dial.targetIndex].text : "?")
     }
 
-    private func connect(host: String, port: UInt16, address: SocketAddress?) -> AttemptStart {
-        if let address { return connect(to: address) }
-        if let cached = reactor.resolver.cached(host: host, port: port, now: reactor.now) {
+    private func connect(to destination: Destination) -> AttemptStart {
+        if let address = destination.address { return connect(to: address) }
+        if let cached = reactor.resolver.cached(host: destination.host, port: destination.port, now: reactor.now) {
             return connect(to: cached)
         }
-        phase = .resolving
+        dial.step = .resolving
         armTimer()
         reactor.resolver.request(
-            host: host, port: port, reply: reactor.mailbox, slot: slot, generation: generation,
-            attempt: upstreamGeneration)
+            host: destination.host, port: destination.port, reply: reactor.mailbox, slot: slot,
+            generation: generation, attempt: dial.attempt)
         return .pending
     }
 
     /// The resolver answered (on this reactor's thread, through its mailbox) for dial attempt
     /// `attempt`; an answer for an earlier attempt (which timed out and failed over) is dropped.
     func resolved(_ address: SocketAddress?, attempt: UInt32) {
-        guard phase == .resolving, attempt == upstreamGeneration else { return }
+        guard phase == .dialing, dial.step == .resolving, attempt == dial.attempt else { return }
         guard let address else {
-            let host = firstNode?.host ?? service.plan.targets[targetIndex].host
+            let host = firstNode?.destination.host ?? target.host
             return dialFailed("dial tcp \(upstreamText): lookup \(host): no such host", .resolveFailed)
         }
         if case .failed(let message, let reason, let local) = connect(to: address) {
-            if local {
-                logError { $0.add(.msg, .text(message)) }
-                return close(reason)
-            }
+            if local { return dialGaveUp(message, reason) }
             dialFailed(message, reason)
         }
     }
 
     private func connect(to address: SocketAddress) -> AttemptStart {
-        upstreamAddress = address
+        dial.address = address
         let fd: Int32
         do {
             fd = try Socket.startConnect(to: address)
@@ -133,30 +143,45 @@ extension Session {
             }
         }
         Socket.setNoDelay(fd)
-        if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: upstreamGeneration) {
+        if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: dial.attempt) {
             Socket.close(fd)
             return .failed("dial tcp \(address): epoll_ctl: \(error)", .localError(error), local: true)
         }
         upstreamFD = fd
-        phase = .connecting
+        dial.step = .connecting
         armTimer()
         return .pending
     }
 
-    /// The connect reported an error condition: read it (SO_ERROR) and fail the attempt.
-    func finishConnect() {
-        if let error = Socket.pendingError(upstreamFD) {
-            return dialFailed("dial tcp \(upstreamText): connect: \(error)", .dialFailed(error))
+    /// An upstream event before the relay: the connect finished, or a chain node answered.
+    func upstreamEventWhileDialing(_ events: UInt32) {
+        switch dial.step {
+        case .connecting:
+            // A failed connect reports EPOLLERR/EPOLLHUP; plain EPOLLOUT means it succeeded.
+            if events & (SL_EPOLLERR | SL_EPOLLHUP) != 0 {
+                if let error = Socket.pendingError(upstreamFD) {
+                    return dialFailed("dial tcp \(upstreamText): connect: \(error)", .dialFailed(error))
+                }
+            } else if !input.dstWritable {
+                return
+            }
+            if service.plan.chain != nil {
+                startChainHandshake()
+            } else {
+                upstreamReady()
+            }
+        case .handshaking: continueChainHandshake()
+        case .idle, .resolving: break
         }
-        connected()
     }
 
-    /// The TCP connection to the first address is up.
-    func connected() {
-        if service.plan.chain != nil {
-            startHandshake()
-        } else {
-            established()
+    /// The current attempt's deadline passed.
+    func dialDeadlinePassed() {
+        switch dial.step {
+        case .resolving, .connecting: dialFailed("dial tcp \(upstreamText): i/o timeout", .dialTimeout)
+        case .handshaking:
+            chainHandshakeFailed("connect \(upstreamText): i/o timeout", step: dial.chain?.current ?? 0)
+        case .idle: break
         }
     }
 
@@ -164,10 +189,10 @@ extension Session {
     /// answer, then fail over or give up.
     func dialFailed(_ message: String, _ reason: CloseReason) {
         markDialedNodeFailed()
-        if attemptFailed(message, reason) { dial() }
+        if attemptFailed(message, reason) { dialNextAttempt() }
     }
 
-    /// Marks what the current attempt dialled: the first chain node, else the target.
+    /// Marks what the current attempt dialled: the first chain node, else the forward target.
     private func markDialedNodeFailed() {
         if service.plan.chain != nil {
             markNodeFailed(hop: 0)
@@ -178,24 +203,26 @@ extension Session {
 
     /// Marks the current node of `hop` as failed (fail marks) and tried (this connection).
     func markNodeFailed(hop: Int) {
-        let node = hopNodes[hop]
+        let node = dial.hopNodes[hop]
         service.hops[hop].markFailure(node, now: reactor.now)
-        if node < 64 { triedHopNodes[hop] |= 1 << UInt64(node) }
+        if node < 64 { dial.triedHopNodes[hop] |= 1 << UInt64(node) }
     }
 
+    /// Marks the forward target as failed; a proxy client's destination has no fail marks.
     func markTargetFailed() {
-        service.targets.markFailure(targetIndex, now: reactor.now)
-        if targetIndex < 64 { triedTargets |= 1 << UInt64(targetIndex) }
+        let index = dial.targetIndex
+        guard dial.requested == nil, index >= 0 else { return }
+        service.targets.markFailure(index, now: reactor.now)
+        if index < 64 { dial.triedTargets |= 1 << UInt64(index) }
     }
 
     /// Logs the failed attempt as GOST's router does and drops its socket. True when another
-    /// attempt may follow (the caller dials again); else the session is closed with `reason`.
+    /// attempt may follow (the caller dials again); else the dial has given up.
     func attemptFailed(_ message: String, _ reason: CloseReason) -> Bool {
-        logError { $0.add(.msg, .text("route(retry=\(dialAttempts - 1)) \(message)")) }
+        logError { $0.add(.msg, .text("route(retry=\(dial.attempts - 1)) \(message)")) }
         closeUpstream()
-        if dialAttempts < service.maxAttempts { return true }
-        logError { $0.add(.msg, .text(message)) }
-        close(reason)
+        if dial.attempts < service.maxAttempts { return true }
+        dialGaveUp(message, reason)
         return false
     }
 
@@ -205,26 +232,39 @@ extension Session {
             Socket.close(upstreamFD)
             upstreamFD = -1
         }
-        let resources = reactor.resources
-        input.releaseAll(resources)
-        output.releaseAll(resources)
+        dial.releaseBuffers(reactor.resources)
+        dial.step = .idle
+        dial.chain = nil
+        dial.address = nil
         input.dstWritable = false
         output.srcReadable = false
-        handshake = nil
-        upstreamAddress = nil
+        output.srcClosing = false
     }
 
-    /// The upstream is ready for the client's bytes: every node and the target answered.
-    func established() {
-        service.targets.markSuccess(targetIndex)
-        for (hop, node) in hopNodes.enumerated() { service.hops[hop].markSuccess(node) }
-        phase = .relaying
-        deadline = 0
-        connectedAt = reactor.now
-        lastActivity = connectedAt
-        logConnected()
-        guard prepareFirstWrite() else { return }
-        armTimer()
-        relay()
+    /// No attempt is left: a proxy client is told why (its handler's reply) before the close.
+    func dialGaveUp(_ message: String?, _ reason: CloseReason) {
+        if let message { logError { $0.add(.msg, .text(message)) } }
+        closeUpstream()
+        guard let inbound else { return close(reason) }
+        closeAfterReply(inbound.handshake.failureReply(DialFailure(reason)), reason)
+    }
+}
+
+extension DialFailure {
+    /// What a handler tells its client for a dial that ended with `reason`.
+    init(_ reason: CloseReason) {
+        switch reason {
+        case .dialFailed(let e):
+            switch e {
+            case .connectionRefused: self = .refused
+            case .networkUnreachable, Errno(EADDRNOTAVAIL), Errno(EAFNOSUPPORT): self = .networkUnreachable
+            case .hostUnreachable: self = .hostUnreachable
+            case .timedOut: self = .timedOut
+            default: self = .other
+            }
+        case .dialTimeout: self = .timedOut
+        case .resolveFailed: self = .resolveFailed
+        default: self = .other
+        }
     }
 }

@@ -1,8 +1,9 @@
 // Session sniffing: the optional PROXY header at the start of a connection (`proxyProtocol=1`).
-// Bytes are read into a buffer no larger than the parser's cap and parsed as they arrive; the first
-// byte that rules a header out ends the phase at once. A header's source becomes the client; bytes
-// after it are payload, kept in order. An invalid header closes the connection before anything is
-// dialled. A silent client (server-speaks-first) is served as plain when the deadline passes.
+// Bytes are read into a small buffer of the session's own (grown up to the parser's cap) and parsed
+// as they arrive; the first byte that rules a header out ends the phase at once. A header's source
+// becomes the client; bytes after it are payload, kept in order in `input.pending`. An invalid
+// header closes the connection before anything is dialled. A silent client (server-speaks-first)
+// is served as plain when the deadline passes.
 import CSluice
 import Glibc
 
@@ -23,30 +24,27 @@ extension Session {
         let cap = parser.maxHeaderLength
         let headroom = sendHeaderRoom
         while input.srcReadable {
-            if early.base == nil {
-                early = .allocate(capacity: headroom + min(cap, Self.sniffBufferSize))
-                early.start = headroom
-                early.end = headroom
+            if input.pending.base == nil {
+                input.pending = .allocate(capacity: headroom + min(cap, Self.sniffBufferSize))
+                input.pending.start = headroom
+                input.pending.end = headroom
             }
-            let wanted = headroom + cap - early.end
+            let wanted = headroom + cap - input.pending.end
             guard wanted > 0 else { return }
-            if early.room == 0 {
-                early.grow(to: headroom + min(cap, 2 * (early.capacity - headroom)), reactor.resources.buffers)
+            if input.pending.room == 0 {
+                input.pending.grow(
+                    to: headroom + min(cap, 2 * (input.pending.capacity - headroom)), reactor.resources.buffers)
             }
-            let room = min(early.room, wanted)
-            let n = sl_recv(clientFD, early.base! + early.end, room)
-            if n > 0 {
-                early.end += n
+            let room = min(input.pending.room, wanted)
+            switch Socket.recv(clientFD, input.pending.base! + input.pending.end, room) {
+            case .bytes(let n):
+                input.pending.end += n
                 // A short read drained the socket (edge-triggered: the next bytes are a new event).
                 if n < room && !input.srcClosing { input.srcReadable = false }
                 if decide(parser, headroom: headroom) { return }
-                continue
-            }
-            if n == 0 { return clientClosedWhileSniffing(headroom: headroom) }
-            let e = Errno.current
-            if e == .wouldBlock {
-                input.srcReadable = false
-            } else if e != .interrupted {
+            case .eof: return clientClosedWhileSniffing(headroom: headroom)
+            case .wouldBlock: input.srcReadable = false
+            case .error(let e):
                 logAccepted()
                 return close(.clientError(e))
             }
@@ -55,7 +53,7 @@ extension Session {
 
     /// Parses the bytes so far; true when the sniff phase is over.
     private func decide(_ parser: ProxyParser, headroom: Int) -> Bool {
-        let bytes = UnsafeRawBufferPointer(start: early.base! + headroom, count: early.end - headroom)
+        let bytes = UnsafeRawBufferPointer(start: input.pending.base! + headroom, count: input.pending.end - headroom)
         switch parser.parse(bytes) {
         case .needMore:
             return false
@@ -66,10 +64,10 @@ extension Session {
                 finishSniffing()
             }
         case .header(let header, let consumed):
-            early.start = headroom + consumed
+            input.pending.start = headroom + consumed
             if let source = header.source, let target = header.destination {
                 client = source.unmapped
-                destination = target.unmapped
+                originalDestination = target.unmapped
             }
             finishSniffing()
         case .invalid(let error):
@@ -78,13 +76,12 @@ extension Session {
         return true
     }
 
-    /// The header question is settled: what is left in the buffer is payload; go on to dial.
+    /// The header question is settled: what is left in the buffer is payload; go on to the handler.
     private func finishSniffing() {
-        input.bytesRead += Int64(early.count)
-        if early.isEmpty { early.release(to: reactor.resources.buffers) }
+        input.bytesRead += Int64(input.pending.count)
+        if input.pending.isEmpty { input.pending.release(to: reactor.resources.buffers) }
         deadline = 0
-        logAccepted()
-        dial()
+        startHandler()
     }
 
     /// The header deadline passed with nothing decided: the client sent nothing or only a prefix of
@@ -100,7 +97,7 @@ extension Session {
     /// The client closed before the question was settled. Nothing at all is a probe (a TCP health
     /// check), not an error; part of a signature is a truncated header.
     private func clientClosedWhileSniffing(headroom: Int) {
-        if early.end <= headroom {
+        if input.pending.end <= headroom {
             logAccepted()
             close(.clientClosedEarly)
         } else {

@@ -1,22 +1,39 @@
-// Session: one accepted connection from accept to close. Phases run in a fixed order — sniff the
-// PROXY header (optional) → pick a route → dial (resolve names first) → chain handshakes → PROXY
-// header to the target → relay both ways → close — each finishing or waiting for readiness. Lives on
-// one reactor; never touched by another thread.
+// Session: one accepted connection from accept to close. The data walks one way — accept → sniff
+// the PROXY header (optional) → the handler's inbound handshake (proxy handlers) → dial (resolve,
+// connect, chain handshakes, outbound PROXY header) → reply to the client → relay both ways → close
+// — each phase finishing or waiting for readiness. Lives on one reactor; never touched by another
+// thread. The phases live in their own files: Session+Sniff, +Inbound, +Dial, +Chain, +FirstWrite.
 import CSluice
 import Glibc
 
 /// The state of one client connection and its upstream.
 public final class Session {
-    enum Phase { case idle, sniffing, resolving, connecting, handshaking, relaying, closed }
+    /// Where the connection is on its one-way walk.
+    enum Phase: Equatable {
+        case idle
+        /// Reading a PROXY header (`proxyProtocol=1`).
+        case sniffing
+        /// A proxy handler's inbound handshake (HTTP request head, SOCKS greeting and request).
+        case greeting
+        /// Resolving, connecting and opening the chain (`dial.step` says which).
+        case dialing
+        /// Moving bytes both ways.
+        case relaying
+        /// A reply to a refused client is on its way: its write side is shut and its last bytes
+        /// are read and dropped (so the close does not turn into a reset that eats the reply)
+        /// until EOF or the deadline; then the session closes with this reason.
+        case lingering(CloseReason)
+        case closed
+    }
 
     unowned(unsafe) let reactor: Reactor
+    /// Set at accept, for the session's whole life.
     var service: Service!
     var phase = Phase.idle
     /// Slot in the reactor's table and the generation of this use of it (client registration and
-    /// timers carry it; the upstream registration has its own, renewed on every dial).
+    /// timers carry it; the upstream registration and resolver answers carry `dial.attempt`).
     var slot: UInt32 = 0
     var generation: UInt32 = 0
-    var upstreamGeneration: UInt32 = 0
     var clientFD: Int32 = -1
     var upstreamFD: Int32 = -1
     /// The real socket addresses (GOST's `remote` and `local`).
@@ -24,28 +41,24 @@ public final class Session {
     var local = SocketAddress(.v4(IPv4Address(0)), port: 0)
     /// The original client and destination: the PROXY header's, else the real ones.
     var client = SocketAddress(.v4(IPv4Address(0)), port: 0)
-    var destination = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    var originalDestination = SocketAddress(.v4(IPv4Address(0)), port: 0)
     var id = SessionID(high: 0, low: 0)
     var acceptedAt: Int64 = 0
     var connectedAt: Int64 = 0
-    /// client → upstream and upstream → client.
+    var lastActivity: Int64 = 0
+    /// client → upstream and upstream → client. Before the upstream is ready, `input.pending` holds
+    /// what the client sent early (after its PROXY header, after its handshake) and `output.pending`
+    /// what the handler says to the client.
     var input = Flow()
     var output = Flow()
-    /// Client bytes read before the upstream was ready (while sniffing a PROXY header).
-    var early = PendingBytes()
-    /// The route of the current dial attempt: the target, and the node of each chain hop.
-    var targetIndex = -1
-    var hopNodes: [Int] = []
-    /// Targets, and nodes of each hop, that failed in this connection: failover skips them.
-    var triedTargets: UInt64 = 0
-    var triedHopNodes: [UInt64] = []
-    var dialAttempts = 0
-    /// The address being (or last) connected to: the target's, or the first chain node's.
-    var upstreamAddress: SocketAddress?
-    var handshake: ChainHandshake?
-    /// The deadline of the current phase (sniff, resolve, connect, handshake), 0 when none.
+    /// The `handler` log field: the service's type, or the protocol `auto` detected.
+    var handlerText: LogText?
+    /// A proxy handler's inbound handshake; nil for forwarders.
+    var inbound: InboundState?
+    /// Route, attempts and chain handshake of the dial path.
+    var dial = DialState()
+    /// The deadline of the current phase (sniff, greeting, dial attempt, linger), 0 when none.
     var deadline: Int64 = 0
-    var lastActivity: Int64 = 0
     /// The earliest tick this session has an entry in the timer wheel for, 0 when none.
     var armedTick: Int64 = 0
     /// In the reactor's ready queue (it has work left after its budget ran out).
@@ -64,7 +77,7 @@ public final class Session {
         self.remote = remote
         self.local = local
         client = remote
-        destination = local
+        originalDestination = local
         acceptedAt = reactor.now
         lastActivity = acceptedAt
         id = SessionID.next(wallSeconds: wallNanoseconds() / nanosecondsPerSecond)
@@ -76,8 +89,18 @@ public final class Session {
             armTimer()
             return
         }
-        logAccepted()
-        dial()
+        startHandler()
+    }
+
+    /// The PROXY header question is settled (or was never asked): run the handler.
+    func startHandler() {
+        if let handler = service.plan.handler.inbound {
+            inbound = InboundState(handshake: InboundHandshake(handler: handler, options: service.inboundOptions))
+            startGreeting()
+        } else {
+            logAccepted()
+            dialUpstream(to: nil)
+        }
     }
 
     /// Forgets everything so the object can serve another connection: every per-connection field
@@ -86,28 +109,22 @@ public final class Session {
     func reset() {
         service = nil
         phase = .idle
-        upstreamGeneration = 0
         clientFD = -1
         upstreamFD = -1
         remote = SocketAddress(.v4(IPv4Address(0)), port: 0)
         local = remote
         client = remote
-        destination = remote
+        originalDestination = remote
         id = SessionID(high: 0, low: 0)
         acceptedAt = 0
         connectedAt = 0
+        lastActivity = 0
         input = Flow()
         output = Flow()
-        early = PendingBytes()
-        targetIndex = -1
-        hopNodes.removeAll(keepingCapacity: true)
-        triedTargets = 0
-        triedHopNodes.removeAll(keepingCapacity: true)
-        dialAttempts = 0
-        upstreamAddress = nil
-        handshake = nil
+        handlerText = nil
+        inbound = nil
+        dial.reset()
         deadline = 0
-        lastActivity = 0
         armedTick = 0
         queued = false
     }
@@ -122,6 +139,8 @@ public final class Session {
         switch phase {
         case .relaying: relay()
         case .sniffing: sniff()
+        case .greeting: greet()
+        case .lingering: linger()
         default: break  // remembered in the flows until the upstream is ready
         }
     }
@@ -133,14 +152,7 @@ public final class Session {
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.dstWritable = true }
         switch phase {
         case .relaying: relay()
-        case .connecting:
-            // A failed connect reports EPOLLERR/EPOLLHUP; plain EPOLLOUT means it succeeded.
-            if events & (SL_EPOLLERR | SL_EPOLLHUP) != 0 {
-                finishConnect()
-            } else if input.dstWritable {
-                connected()
-            }
-        case .handshaking: continueHandshake()
+        case .dialing: upstreamEventWhileDialing(events)
         default: break
         }
     }
@@ -155,6 +167,7 @@ public final class Session {
 
     /// Pumps both directions until each is blocked, done or out of budget.
     func relay() {
+        if inbound?.forward != nil { return relayHTTP() }
         let resources = reactor.resources
         let before = input.bytesRead &+ output.bytesRead
         let inward = input.pump(from: clientFD, to: upstreamFD, resources, reverseFinished: output.isFinished)
@@ -213,8 +226,9 @@ public final class Session {
             deadline = 0
             switch phase {
             case .sniffing: headerDeadlinePassed()
-            case .resolving, .connecting: dialFailed("dial tcp \(upstreamText): i/o timeout", .dialTimeout)
-            case .handshaking: handshakeFailed("connect \(upstreamText): i/o timeout", step: handshake?.current ?? 0)
+            case .greeting: greetingDeadlinePassed()
+            case .dialing: dialDeadlinePassed()
+            case .lingering(let reason): close(reason)
             default: break
             }
         } else if phase == .relaying && service.plan.idleTimeout > 0
@@ -237,7 +251,8 @@ public final class Session {
         let resources = reactor.resources
         input.releaseAll(resources)
         output.releaseAll(resources)
-        early.release(to: resources.buffers)
+        dial.releaseBuffers(resources)
+        inbound?.forward?.client.release(to: resources.buffers)
         var resetClient = false
         var resetUpstream = false
         switch reason {

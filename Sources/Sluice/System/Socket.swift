@@ -17,14 +17,20 @@ public enum IOResult: Equatable, Sendable {
 
 /// Socket calls on raw descriptors. Descriptors are non-blocking and close-on-exec.
 public enum Socket {
-    /// Converts a `recv`/`send`/`splice` return value (and `errno`) to an `IOResult`.
+    /// The one funnel for data-path calls (`recv`, `send`, `splice`): runs `call` until it is not
+    /// interrupted, reads `errno` exactly once per failure, and returns a value: bytes, EOF (a read
+    /// of 0; a write of 0 counts as would-block), would-block, or the error. Like swift-system's
+    /// `valueOrErrno`.
     @inline(__always)
-    static func ioResult(_ n: Int, isRead: Bool) -> IOResult {
-        if n > 0 { return .bytes(n) }
-        if n == 0 { return isRead ? .eof : .wouldBlock }
-        let e = Errno.current
-        if e == .wouldBlock { return .wouldBlock }
-        return .error(e)
+    static func io(isRead: Bool, _ call: () -> Int) -> IOResult {
+        while true {
+            let n = call()
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return isRead ? .eof : .wouldBlock }
+            let e = Errno.current
+            if e == .interrupted { continue }
+            return e == .wouldBlock ? .wouldBlock : .error(e)
+        }
     }
 
     /// Creates a bound, listening TCP socket. `[::]` listens on both families (`IPV6_V6ONLY` off).
@@ -118,22 +124,24 @@ public enum Socket {
         return SocketAddress(storage)?.unmapped
     }
 
+    /// Reads what is there without blocking. The corresponding C function is `recv`.
     @inline(__always)
     public static func recv(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
-        while true {
-            let n = sl_recv(fd, buffer, count)
-            if n == -1 && Errno.current == .interrupted { continue }
-            return ioResult(n, isRead: true)
-        }
+        io(isRead: true) { sl_recv(fd, buffer, count) }
     }
 
+    /// Writes what the socket takes without blocking (no SIGPIPE). The corresponding C function is
+    /// `send`.
     @inline(__always)
     public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
-        while true {
-            let n = sl_send(fd, buffer, count)
-            if n == -1 && Errno.current == .interrupted { continue }
-            return ioResult(n, isRead: false)
-        }
+        io(isRead: false) { sl_send(fd, buffer, count) }
+    }
+
+    /// Moves bytes between a socket and a pipe without copying them to user space. A read (into a
+    /// pipe) of 0 is EOF. The corresponding C function is `splice`.
+    @inline(__always)
+    public static func splice(_ from: Int32, _ to: Int32, _ count: Int, isRead: Bool) -> IOResult {
+        io(isRead: isRead) { sl_splice(from, to, count) }
     }
 
     /// Closes the write side: the peer reads EOF after the bytes already sent.

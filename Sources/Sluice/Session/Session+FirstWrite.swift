@@ -1,0 +1,94 @@
+// Session first write: the upstream is ready. What goes to it first — the target's PROXY header
+// (`handler.proxyProtocol`), an absolute-form HTTP request rewritten for the origin, then the
+// client's early bytes — leaves in one write; what goes to the client first — the handler's success
+// reply, then the target's first bytes from the chain handshake — likewise. Then the relay starts.
+import CSluice
+import Glibc
+
+extension Session {
+    /// The longest header `writeProxyHeader` writes: a v1 line (a v2 block without TLVs is shorter).
+    static let maxSentHeaderLength = ProxyEncoder.maxV1Length
+
+    /// The upstream is ready for the client's bytes: every node and the target answered.
+    func upstreamReady() {
+        if dial.requested == nil { service.targets.markSuccess(dial.targetIndex) }
+        for (hop, node) in dial.hopNodes.enumerated() { service.hops[hop].markSuccess(node) }
+        let pool = reactor.resources.buffers
+        dial.step = .idle
+        dial.requests.release(to: pool)
+        phase = .relaying
+        deadline = 0
+        connectedAt = reactor.now
+        lastActivity = connectedAt
+        logConnected()
+        // The target's bytes that followed the last chain reply reach the client first, after the
+        // handler's reply.
+        if !dial.replies.isEmpty {
+            output.pending.release(to: pool)
+            output.pending = dial.replies
+            dial.replies = PendingBytes()
+        }
+        dial.replies.release(to: pool)
+        if let inbound {
+            let reply = inbound.handshake.successReply(bound: nil)
+            reply.withUnsafeBytes { output.pending.prepend($0, pool) }
+        }
+        guard prepareFirstWrite() else { return }
+        armTimer()
+        relay()
+    }
+
+    /// Puts the target's PROXY header (when `handler.proxyProtocol` is set) and a rewritten HTTP
+    /// request head in front of the client's early bytes, so they leave in one write. With nothing
+    /// early, payload already waiting in the socket joins the header. Returns false if the session
+    /// closed.
+    func prepareFirstWrite() -> Bool {
+        let pool = reactor.resources.buffers
+        if inbound?.forward != nil { prepareHTTPForwardWrite() }
+        let version = service.plan.sendProxyProtocol
+        guard version > 0 else { return true }
+        if !input.pending.isEmpty {
+            // Sniffing kept `sendHeaderRoom` bytes free in front of a forwarder's early bytes, so
+            // the header usually goes in place; `prepend` makes room otherwise.
+            withUnsafeTemporaryAllocation(byteCount: Self.maxSentHeaderLength, alignment: 1) { scratch in
+                let length = writeProxyHeader(version: version, into: scratch.baseAddress!)
+                input.pending.prepend(UnsafeRawBufferPointer(rebasing: scratch[..<length]), pool)
+            }
+            return true
+        }
+        input.pending.release(to: pool)
+        var first = PendingBytes.lease(from: pool)
+        first.end = writeProxyHeader(version: version, into: first.base!)
+        if input.srcReadable {
+            // Payload already waiting in the socket joins the header's write.
+            switch Socket.recv(clientFD, first.base! + first.end, min(first.room, reactor.resources.scratchSize)) {
+            case .bytes(let n):
+                first.end += n
+                input.bytesRead += Int64(n)
+            case .eof: input.eof = true
+            case .wouldBlock: input.srcReadable = false
+            case .error(let e):
+                first.release(to: pool)
+                close(.clientError(e))
+                return false
+            }
+        }
+        input.pending = first
+        return true
+    }
+
+    /// Writes a v1 (`version` 1) or v2 (any other value > 0, as GOST) header for the original client
+    /// and destination into `base`, which holds at least `maxSentHeaderLength` bytes. Mixed families
+    /// are sent as IPv6 with the IPv4 side mapped.
+    func writeProxyHeader(version: Int, into base: UnsafeMutableRawPointer) -> Int {
+        let buffer = UnsafeMutableRawBufferPointer(start: base, count: Self.maxSentHeaderLength)
+        do {
+            if version == 1 {
+                return try ProxyEncoder.writeV1(source: client, destination: originalDestination, into: buffer)
+            }
+            return try ProxyEncoder.writeV2(source: client, destination: originalDestination, into: buffer)
+        } catch {
+            preconditionFailure("a v1 line or a v2 block without TLVs fits in \(Self.maxSentHeaderLength) bytes")
+        }
+    }
+}
