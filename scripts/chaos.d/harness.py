@@ -10,17 +10,19 @@ import signal
 import time
 import traceback
 
+import proxyproto as PP
 import scenarios as S
 from sluiceproc import ROOT, build_release
 from topology import GRACE_SECONDS, Topology
 
+MiB = 1 << 20
+# Scenario kinds whose socket errors are expected (they provoke them); their oracles still count.
+LENIENT = {"mutated", "garbage", "oversized", "garbage-chain", "reset-midway", "probe"}
+
 
 def header_prefix(rng, service):
     """Part of a valid PROXY header for `service`: leaves its connection inside the header."""
-    return S.PP.undecided_prefix(rng, S.header_for(rng, service))
-
-MiB = 1 << 20
-LENIENT = {"mutated", "garbage", "oversized", "garbage-chain", "reset-midway", "probe"}
+    return PP.undecided_prefix(rng, S.header_for(rng, service))
 
 
 def wanted(name, selection):
@@ -52,6 +54,8 @@ class Sample:
 
 
 class Harness:
+    """The topology, the scenario catalogue (with weights), the rounds and every oracle's verdict."""
+
     def __init__(self, seed, binary, workdir, name="chaos", rss_slack=16 * MiB, idle_cpu=0.25, weights=None,
                  workers=24, quiet_deadline=15.0, only_services=None, warmup_rounds=1, log=print):
         self.seed = seed
