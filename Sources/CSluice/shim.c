@@ -33,6 +33,4 @@ ssize_t sl_splice(int fd_in, int fd_out, size_t len) {
 
 int sl_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
-int sl_get_pipe_size(int fd) { return fcntl(fd, F_GETPIPE_SZ); }
-
 void sl_set_thread_name(pthread_t thread, const char *name) { pthread_setname_np(thread, name); }

@@ -73,9 +73,8 @@ int sl_accept4(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int sl_pipe(int fds[2]);
 /// `splice(fd_in, NULL, fd_out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK)`.
 ssize_t sl_splice(int fd_in, int fd_out, size_t len);
-/// `fcntl(fd, F_SETPIPE_SZ, size)` / `fcntl(fd, F_GETPIPE_SZ)`.
+/// `fcntl(fd, F_SETPIPE_SZ, size)`.
 int sl_set_pipe_size(int fd, int size);
-int sl_get_pipe_size(int fd);
 /// `pthread_setname_np`.
 void sl_set_thread_name(pthread_t thread, const char *name);
 
@@ -141,13 +140,6 @@ static inline ssize_t sl_recv(int fd, void *buf, size_t len) { return recv(fd, b
 
 static inline ssize_t sl_recv_blocking(int fd, void *buf, size_t len) { return recv(fd, buf, len, 0); }
 
-static inline ssize_t sl_writev(int fd, const struct iovec *iov, int count) {
-    struct msghdr msg = {0};
-    msg.msg_iov = (struct iovec *)iov;
-    msg.msg_iovlen = (size_t)count;
-    return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
 // MARK: pipes and splice
 
 
@@ -193,7 +185,6 @@ static inline int64_t sl_realtime_ns(void) {
 }
 
 static inline int sl_errno(void) { return errno; }
-static inline void sl_set_errno(int value) { errno = value; }
 
 static inline long sl_online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
 

@@ -36,6 +36,32 @@ public enum Socket {
     /// Creates a bound, listening TCP socket. `[::]` listens on both families (`IPV6_V6ONLY` off).
     /// The corresponding C functions are `socket`, `bind` and `listen`.
     public static func listen(on address: SocketAddress, reusePort: Bool, backlog: Int32) throws(Errno) -> Int32 {
+        let fd = try bound(address, reusePort: reusePort)
+        guard Glibc.listen(fd, backlog) != -1 else {
+            let error = Errno.current
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Whether anyone listens on `address` (or a wildcard covering it), asked of the kernel: a
+    /// socket with SO_REUSEADDR and without SO_REUSEPORT cannot bind a port another socket listens
+    /// on, whatever that socket's options. (SO_REUSEPORT would let a second process of the same user
+    /// bind a served port and silently take half its connections.) Nil when the port is free; the
+    /// probe is closed before returning. The corresponding C functions are `socket` and `bind`.
+    public static func probeBind(_ address: SocketAddress) -> Errno? {
+        do {
+            let fd = try bound(address, reusePort: false)
+            Glibc.close(fd)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// A socket bound to `address` (not listening yet), with the options every listener has.
+    private static func bound(_ address: SocketAddress, reusePort: Bool) throws(Errno) -> Int32 {
         let fd = sl_socket(address.family, Int32(SOCK_STREAM.rawValue))
         guard fd != -1 else { throw Errno.current }
         do throws(Errno) {
@@ -45,7 +71,6 @@ public enum Socket {
             var storage = sockaddr_storage()
             let length = address.fill(&storage)
             guard sl_bind(fd, &storage, length) != -1 else { throw Errno.current }
-            guard Glibc.listen(fd, backlog) != -1 else { throw Errno.current }
             return fd
         } catch {
             Glibc.close(fd)
