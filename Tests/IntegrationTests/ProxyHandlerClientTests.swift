@@ -112,6 +112,76 @@ extension ForwardingTests {
             #expect(log.closed?["inputBytes"]?.int ?? 0 >= payload.count, "\(log)")
         }
 
+        /// One absolute-form request target and the origin-form path the origin must receive.
+        struct Rewrite: Sendable, CustomTestStringConvertible {
+            var name: String
+            var method = "GET"
+            /// The scheme as the client writes it.
+            var scheme = "http://"
+            /// What follows the authority in the URI.
+            var suffix: String
+            var path: String
+            var server = "origin"
+            /// Bytes before the request line (RFC 9112 §2.2 lets a server skip empty lines).
+            var before = ""
+            var testDescription: String { name }
+        }
+
+        /// Absolute URIs become origin form at the origin: an empty path is `/` (`*` for OPTIONS), a
+        /// bare query gets its `/`, a fragment is dropped, the scheme is case-insensitive, empty lines
+        /// before the request are skipped, and an IPv6 authority keeps its brackets in `Host`.
+        @Test(arguments: [
+            Rewrite(name: "no path", suffix: "", path: "/"),
+            Rewrite(name: "query only", suffix: "?x=1&y=2", path: "/?x=1&y=2"),
+            Rewrite(name: "fragment", suffix: "/a/b?c=d#frag", path: "/a/b?c=d"),
+            Rewrite(name: "upper-case scheme", scheme: "HTTP://", suffix: "/upper", path: "/upper"),
+            Rewrite(name: "OPTIONS without a path", method: "OPTIONS", suffix: "", path: "*"),
+            Rewrite(name: "empty lines first", suffix: "/lead", path: "/lead", before: "\r\n\r\n"),
+            Rewrite(name: "IPv6 authority", suffix: "/six", path: "/six", server: "six"),
+        ])
+        func absoluteURIBecomesOriginForm(_ run: Rewrite) throws {
+            let origin = try HTTPOrigin([("origin", "127.0.0.1"), ("six", "::1")])
+            let sluice = try T.start("http")
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let authority = origin.address(run.server).description
+            let response = try T.exchange(
+                connection,
+                "\(run.before)\(run.method) \(run.scheme)\(authority)\(run.suffix) HTTP/1.1\r\nHost: \(authority)\r\n"
+                    + "Connection: close\r\n\r\n")
+            #expect(response.status == 200, "\(response)")
+            #expect(response.text.hasPrefix("\(run.method) \(run.path) server=\(run.server) "), "\(response)")
+            let request = try #require(origin.waitForRequests(1)?.first, "\(origin.diagnostics)")
+            #expect(request["path"]?.string == run.path, "\(request)")
+            #expect(request["headers"]?[0]?[1]?.string == authority, "Host first, as the authority: \(request)")
+        }
+
+        /// The fields that reach the origin: `Host` first (the URI's authority, not the client's `Host`),
+        /// then the client's end-to-end fields in order; `Proxy-*`, `Keep-Alive`, `TE`, GOST's
+        /// `Gost-Target`/`X-Gost-Target` and the fields `Connection` names are gone, and `Connection`
+        /// keeps only `close`.
+        @Test func hopByHopFieldsAreRemoved() throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start("http")
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let head = [
+                "GET \(origin.url(path: "/fields")) HTTP/1.1", "Host: wrong.example", "X-First: 1",
+                "Proxy-Connection: keep-alive", "Proxy-Authorization: Basic YTpi", "Keep-Alive: timeout=5",
+                "TE: trailers", "Gost-Target: 192.0.2.1:80", "X-Gost-Target: 192.0.2.1:80",
+                "Connection: X-Named, close", "X-Named: dropped", "X-Last: 2",
+            ]
+            let response = try T.exchange(connection, head.joined(separator: "\r\n") + "\r\n\r\n")
+            #expect(response.status == 200, "\(response)")
+            let request = try #require(origin.waitForRequests(1)?.first, "\(origin.diagnostics)")
+            let fields = (request["headers"]?.array ?? []).compactMap { pair -> String? in
+                guard let name = pair[0]?.string, let value = pair[1]?.string else { return nil }
+                return "\(name): \(value)"
+            }
+            #expect(
+                fields == ["Host: \(origin.address())", "X-First: 1", "X-Last: 2", "Connection: close"], "\(fields)")
+        }
+
         // MARK: SOCKS5
 
         /// `curl --socks5-hostname` through `socks5://` and `auto`: the name travels to Sluice (ATYP 3)
@@ -210,11 +280,12 @@ extension ForwardingTests {
             }
         }
 
-        /// Wrong password, unknown user, or no credentials: curl gets 407 and nothing is dialled.
-        @Test(arguments: [["-U", "alice:wrong"], ["-U", "mallory:s3cret"], []])
-        func basicAuthenticationFailsWith407(credentials: [String]) throws {
+        /// Wrong password, unknown user, or no credentials, through `http://` and `auto`: curl gets
+        /// 407, the warning says why, the close reason is `requestRefused`, and nothing is dialled.
+        @Test(arguments: ["http", ""], [["-U", "alice:wrong"], ["-U", "mallory:s3cret"], []])
+        func basicAuthenticationFailsWith407(scheme: String, credentials: [String]) throws {
             let origin = try HTTPOrigin()
-            let sluice = try T.start("http", userinfo: "alice:s3cret@")
+            let sluice = try T.start(scheme, userinfo: "alice:s3cret@")
             let result = try Curl.run(
                 ["-x", "http://\(sluice.proxyAuthority)"] + credentials, url: origin.url(path: "/denied"))
             #expect(result.status == 407, "\(result)\n\(sluice.stderrText)")
@@ -306,7 +377,8 @@ extension ForwardingTests {
                 let connection = try sluice.connect()
                 try connection.sendAll([5, 2, 0, 2])
                 #expect(try connection.receive(exactly: 2) == [5, 2])
-                try connection.sendAll([1, 5] + Array("alice".utf8) + [UInt8(password.utf8.count)] + Array(password.utf8))
+                try connection.sendAll(
+                    [1, 5] + Array("alice".utf8) + [UInt8(password.utf8.count)] + Array(password.utf8))
                 return (connection, try connection.receive(exactly: 2))
             }
             let (good, status) = try greetAndAuthenticate(password: "s3cret")

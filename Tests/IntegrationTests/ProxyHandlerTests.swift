@@ -60,14 +60,16 @@ extension SluiceProcess {
     /// The log of the connection whose accept line's `client` is `client`, once its close line was
     /// written (within `timeout`). Fails the test (and says what was logged) when it is not there.
     func closedLog(
-        ofClient client: SocketAddress, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation
+        ofClient client: SocketAddress, timeout: Duration = .seconds(10),
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws -> ConnectionLog {
         let text = client.description
         let accept = waitForLine(timeout: timeout) { line in
             line["client"]?.string == text && line["msg"]?.string?.contains(" <> ") == true
         }
         let sid = try #require(
-            accept?["sid"]?.string, "no accept line with client \(client):\n\(stderrText)", sourceLocation: sourceLocation)
+            accept?["sid"]?.string, "no accept line with client \(client):\n\(stderrText)",
+            sourceLocation: sourceLocation)
         let closed = waitForLine(timeout: timeout) { line in
             line["sid"]?.string == sid && line["msg"]?.string?.contains(" >< ") == true
         }
@@ -82,6 +84,9 @@ extension SluiceProcess {
 
     /// How many accept lines (`" <> "`) were logged.
     var acceptLineCount: Int { jsonLines.filter { $0["msg"]?.string?.contains(" <> ") == true }.count }
+
+    /// How many close lines (`" >< "`) were logged.
+    var closeLinesLogged: Int { jsonLines.filter { $0["msg"]?.string?.contains(" >< ") == true }.count }
 }
 
 extension ConnectionLog {

@@ -64,7 +64,7 @@ public final class HTTPOrigin: @unchecked Sendable {
                 self.end_headers()
                 self.wfile.write(out)
 
-            do_GET = do_POST = do_PUT = do_DELETE = serve
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = serve
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
@@ -191,7 +191,8 @@ public final class HTTPResponseReader {
                 let more = try connection.receive(upTo: 64 << 10)
                 guard !more.isEmpty else {
                     throw TestSupportError(
-                        "read a response head", detail: "EOF after \(String(decoding: buffer, as: UTF8.self).debugDescription)")
+                        "read a response head",
+                        detail: "EOF after \(String(decoding: buffer, as: UTF8.self).debugDescription)")
                 }
                 buffer += more
             }
