@@ -74,6 +74,32 @@ extension ForwardingTests {
                 log, client: client, handler: "http", host: origin.address().description, dialled: origin.address())
         }
 
+        /// `curl -x … -H "Expect: 100-continue" --data-binary @file` (64 KiB): curl waits for the
+        /// origin's `100 Continue` through Sluice before sending the body (for 60 s, past curl's 10 s
+        /// `--max-time`: without the interim response the transfer fails); the origin echoes the body
+        /// whole after it.
+        @Test func postWithExpectContinue() throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start("http")
+            let directory = try TemporaryDirectory(prefix: "proxy-post")
+            let alphabet = Array("0123456789abcdef".utf8)
+            let body = String(decoding: (0..<(64 << 10)).map { alphabet[($0 * 31 + $0 / 7) % 16] }, as: UTF8.self)
+            let file = try directory.write("body", body)
+            let result = try Curl.run(
+                [
+                    "-x", "http://\(sluice.proxyAuthority)", "-H", "Expect: 100-continue", "--expect100-timeout", "60",
+                    "--data-binary", "@\(file)",
+                ],
+                url: origin.url(path: "/post"))
+            #expect(result.exitCode == 0 && result.status == 200, "\(result)\n\(sluice.stderrText)")
+            #expect(result.body.hasPrefix("POST /post server=origin conn="), "\(result.body.prefix(80))")
+            #expect(result.body.hasSuffix(" seq=1\n" + body), "the echoed body differs")
+            let request = try #require(origin.waitForRequests(1)?.first, "\(origin.diagnostics)")
+            let names = (request["headers"]?.array ?? []).compactMap { $0[0]?.string?.lowercased() }
+            #expect(names.contains("expect"), "curl did not ask 100-continue: \(request)")
+            #expect(request["bodyLength"]?.int == 64 << 10)
+        }
+
         /// `curl -p -x http://sluice` (CONNECT) through `http://` and `auto`: the tunnel carries curl's
         /// own request to the origin and the body back; the log names the CONNECT authority.
         @Test(arguments: ["http", ""])

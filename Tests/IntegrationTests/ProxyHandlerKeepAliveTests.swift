@@ -201,6 +201,51 @@ extension ForwardingTests {
             #expect(answers.map(\.path) == ["/q1", "/q2", "/q3"], "\(answers)")
         }
 
+        /// Responses framed three ways on one connection: a HEAD answer (a Content-Length but no body),
+        /// a chunked answer, then a Content-Length one. Each is relayed whole and no more, so every
+        /// next answer parses, all over one upstream connection (`seq` 1, 2, 3).
+        @Test(arguments: ["http", ""])
+        func headAndChunkedResponsesKeepTheConnectionUsable(scheme: String) throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start(scheme)
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let reader = HTTPResponseReader(connection)
+            try connection.sendAll(
+                "HEAD \(origin.url(path: "/head")) HTTP/1.1\r\nHost: \(origin.address())\r\n\r\n")
+            let head = try reader.next(bodyless: true)
+            #expect(head.status == 200 && head.field("Content-Length") != nil, "\(head)")
+            try connection.sendAll(Self.get(origin, path: "/chunked-response"))
+            let chunked = try reader.next()
+            #expect(chunked.field("Transfer-Encoding") == "chunked", "\(chunked)")
+            let chunkedAnswer = try #require(OriginAnswer(chunked), "\(chunked)")
+            #expect(chunkedAnswer.path == "/chunked-response" && chunkedAnswer.body == "tail\n", "\(chunked)")
+            try connection.sendAll(Self.get(origin, path: "/after"))
+            let after = try Self.answer(reader)
+            #expect(after.path == "/after", "\(after)")
+            #expect([chunkedAnswer.sequence, after.sequence] == [2, 3], "\(chunkedAnswer), \(after)")
+            #expect(chunkedAnswer.connection == after.connection)
+            #expect(reader.leftover.isEmpty, "bytes beyond the last answer: \(reader.leftover)")
+        }
+
+        /// A response without a length (delimited by the origin closing) after a keep-alive one: its
+        /// body arrives whole and the client connection then ends, since nothing else can say where
+        /// it stops.
+        @Test func closeDelimitedResponseEndsTheClientConnection() throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start("http")
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let reader = HTTPResponseReader(connection)
+            try connection.sendAll(Self.get(origin, path: "/kept"))
+            #expect(try Self.answer(reader).sequence == 1)
+            try connection.sendAll(Self.get(origin, path: "/until-close"))
+            let last = try reader.next()
+            let answer = try #require(OriginAnswer(last), "\(last)")
+            #expect(answer.path == "/until-close" && answer.sequence == 2, "\(answer)")
+            #expect(connection.waitForClose(timeout: .seconds(5)).isClosed)
+        }
+
         /// `Connection: close` on the second request: its answer arrives, then the client connection
         /// ends (EOF); once the client closes too, the close line says `done`. The origin saw
         /// `Connection: close` too.

@@ -7,7 +7,9 @@ import Sluice
 /// A python3 `http.server` origin on one or more addresses (one process, one thread per server). Each
 /// request, GET or with a body (Content-Length or chunked), is answered `200` with the body
 /// `<METHOD> <path> server=<name> conn=<peer port> seq=<n>\n` followed by the request's body, so a test
-/// sees which server answered, over which upstream connection, as which request on it. HTTP/1.1
+/// sees which server answered, over which upstream connection, as which request on it. HEAD gets the
+/// fields without the body; a path starting `/chunked-response` is answered chunked (three chunks, the
+/// last `tail\n`), one starting `/until-close` without a length, delimited by closing. HTTP/1.1
 /// persistent connections and pipelined requests are served in order. Every request is also written to
 /// stderr as one JSON object (`event` `request`: `server`, `method`, `path`, `version`, `headers` as
 /// `[name, value]` pairs, `peerPort`, `seq`, `bodyLength`). Killed on `stop()` or deinit.
@@ -60,11 +62,24 @@ public final class HTTPOrigin: @unchecked Sendable {
                 out = f"{self.command} {self.path} server={self.server.name} conn={port} seq={self.seq}\n".encode() + body
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                if self.path.startswith("/chunked-response"):
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for piece in (out[:10], out[10:], b"tail\n"):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.write(b"0\r\n\r\n")
+                elif self.path.startswith("/until-close"):
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(out)
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(out)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = serve
+            do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = serve
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
