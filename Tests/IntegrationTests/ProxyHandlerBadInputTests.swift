@@ -56,6 +56,11 @@ extension ForwardingTests {
                     "POST http://TARGET/ HTTP/1.1\r\nHost: TARGET\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
                 statusLine: "HTTP/1.1 400 Bad Request", warning: "http: invalid Content-Length or Host"),
             Malformed(
+                name: "257 header fields",
+                request: "GET http://TARGET/ HTTP/1.1\r\nHost: TARGET\r\n"
+                    + String(repeating: "a: b\r\n", count: 256) + "\r\n",
+                statusLine: "HTTP/1.1 431 Request Header Fields Too Large", warning: "http: request head too large"),
+            Malformed(
                 name: "HTTP/3.0", request: "GET http://TARGET/ HTTP/3.0\r\nHost: TARGET\r\n\r\n",
                 statusLine: "HTTP/1.1 505 HTTP Version Not Supported", warning: "http: unsupported protocol version"),
         ]
@@ -345,28 +350,37 @@ extension ForwardingTests {
 
         // MARK: Load
 
-        /// 500 clients open CONNECT tunnels through `http://` to an echo server at the same time (all
-        /// 500 replies are in before any payload moves), then each sends its own 64 KiB and gets exactly
+        /// 500 clients open tunnels (HTTP CONNECT through `http://`, or SOCKS5 through auto) to an echo
+        /// server at the same time (all 500 replies are in before any payload moves), then each sends
+        /// its own 64 KiB and gets exactly
         /// those bytes back. It finishes within 90 s on a busy 2-core machine; Sluice held at least
         /// 1,000 descriptors (both sides of every tunnel) at the peak, and is back to its idle count
         /// once the clients are gone.
-        @Test func fiveHundredConcurrentConnectTunnels() throws {
+        @Test(arguments: ["http", "socks5 on auto"])
+        func fiveHundredConcurrentTunnels(kind: String) throws {
             raiseOpenFileLimit()
             let echo = try EchoServer()
-            let sluice = try T.start("http")
+            let socks = kind != "http"
+            let sluice = try T.start(socks ? "" : "http")
             let idle = try #require(sluice.openFDCount())
             let count = 500
             let bytesEach = 64 << 10
             let started = Monotonic.now
             let open = Locked<[TestConnection?]>(Array(repeating: nil, count: count))
-            let request = "CONNECT \(echo.target) HTTP/1.1\r\nHost: \(echo.target)\r\n\r\n"
-            let established = Array(T.connectEstablished.utf8)
+            let port = [UInt8(echo.port >> 8), UInt8(echo.port & 0xFF)]
+            let request =
+                socks
+                ? [5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1] + port
+                : Array("CONNECT \(echo.target) HTTP/1.1\r\nHost: \(echo.target)\r\n\r\n".utf8)
+            // SOCKS5: the method choice, then a success reply with an IPv4 bound address (10 bytes).
+            let established = socks ? [5, 0, 5, 0, 0, 1] : Array(T.connectEstablished.utf8)
+            let replyLength = socks ? 12 : established.count
             try concurrently(count: count, threads: 50) { i in
                 let connection = try TestConnection.connect(to: sluice.address(), timeout: .seconds(60))
                 open.withLock { $0[i] = connection }
                 try connection.sendAll(request)
-                let reply = try connection.receive(exactly: established.count)
-                guard reply == established else {
+                let reply = try connection.receive(exactly: replyLength)
+                guard reply.starts(with: established) else {
                     throw TestSupportError(
                         "CONNECT \(i)", detail: String(decoding: reply, as: UTF8.self).debugDescription)
                 }

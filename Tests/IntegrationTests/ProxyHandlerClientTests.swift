@@ -246,6 +246,23 @@ extension ForwardingTests {
                 log, client: client, handler: "socks5", host: origin.address().description, dialled: origin.address())
         }
 
+        /// An auto service on `[::1]`: curl reaches it over IPv6 as an HTTP proxy and as a SOCKS5 proxy;
+        /// the log's `remote` and `local` are IPv6.
+        @Test(arguments: [["-x", "http://[::1]:PORT"], ["--socks5-hostname", "[::1]:PORT"]])
+        func ipv6Listener(arguments: [String]) throws {
+            let origin = try HTTPOrigin()
+            let sluice = try SluiceProcess.start(["-L", "[::1]:0"])
+            let result = try Curl.run(
+                arguments.map { $0.replacing("PORT", with: String(sluice.port)) }, url: origin.url(path: "/over-v6"))
+            #expect(result.exitCode == 0 && result.status == 200, "\(result)\n\(sluice.stderrText)")
+            Self.expectBody(result.body, path: "/over-v6")
+            let client = try #require(result.localAddress, "\(result)")
+            #expect(client.ip == .v6(.loopback))
+            let log = try sluice.closedLog(ofClient: client)
+            #expect(log.accepted?["local"]?.string == "[::1]:\(sluice.port)", "\(log)")
+            #expect(log.connected?["dst"]?.string == origin.address().description, "\(log)")
+        }
+
         // MARK: SOCKS4 and 4a
 
         /// `curl --socks4` (an IPv4 address resolved by curl) through `socks4://` and `auto`.
