@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ProxyHandlerTests {
     @Suite("Proxy handlers: curl through http, socks4, socks5 and auto")
     struct ProxyHandlerClients {
         typealias T = ProxyHandlerTesting

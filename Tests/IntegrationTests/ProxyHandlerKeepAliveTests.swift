@@ -8,7 +8,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ProxyHandlerTests {
     @Suite("Proxy handlers: keep-alive forwarding, host changes, bodies, pipelining")
     struct ProxyHandlerKeepAlive {
         typealias T = ProxyHandlerTesting
@@ -244,6 +244,43 @@ extension ForwardingTests {
             let answer = try #require(OriginAnswer(last), "\(last)")
             #expect(answer.path == "/until-close" && answer.sequence == 2, "\(answer)")
             #expect(connection.waitForClose(timeout: .seconds(5)).isClosed)
+        }
+
+        /// The origin closes after an answer (`Connection: close` from its side) while the client keeps
+        /// its connection: the client's next request is sent over a new upstream connection (`seq` 1,
+        /// another `conn`) and answered.
+        @Test func originClosingBetweenRequestsIsRedialled() throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start("http")
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let reader = HTTPResponseReader(connection)
+            try connection.sendAll(Self.get(origin, path: "/close-after"))
+            let first = try Self.answer(reader)
+            #expect(first.path == "/close-after" && first.sequence == 1, "\(first)")
+            #expect(origin.waitForRequests(1) != nil)
+            try connection.sendAll(Self.get(origin, path: "/next"))
+            let second = try Self.answer(reader)
+            #expect(second.path == "/next" && second.sequence == 1, "\(second)")
+            #expect(second.connection != first.connection, "\(first), \(second)")
+            #expect(sluice.acceptLineCount == 1, "\(sluice.stderrText)")
+        }
+
+        /// Bytes pipelined after a `Connection: close` request are not forwarded: the origin sees one
+        /// request, the client gets one answer and then EOF.
+        @Test func nothingIsForwardedAfterTheLastRequest() throws {
+            let origin = try HTTPOrigin()
+            let sluice = try T.start("http")
+            let connection = try sluice.connect()
+            defer { connection.close() }
+            let reader = HTTPResponseReader(connection)
+            try connection.sendAll(
+                Self.get(origin, path: "/only", fields: "Connection: close\r\n") + Self.get(origin, path: "/ignored"))
+            let answer = try Self.answer(reader)
+            #expect(answer.path == "/only", "\(answer)")
+            #expect(connection.waitForClose(timeout: .seconds(5)) == .eof)
+            #expect(reader.leftover.isEmpty, "more after the last answer: \(reader.leftover)")
+            #expect(origin.requests.map { $0["path"]?.string } == ["/only"], "\(origin.diagnostics)")
         }
 
         /// `Connection: close` on the second request: its answer arrives, then the client connection

@@ -7,7 +7,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ProxyHandlerTests {
     @Suite("Proxy handlers: PROXY receive in front, chains behind")
     struct ProxyHandlerProxyProtocol {
         typealias T = ProxyHandlerTesting

@@ -1,10 +1,16 @@
-// The helpers the proxy-handler integration suites share (http, socks4, socks5 and auto handlers run
-// by the real binary): starting a proxy service, finding one client's connection in the log, and raw
-// requests. The suites live in the other `ProxyHandler*Tests.swift` files.
+// The parent suite of the proxy-handler integration tests (http, socks4, socks5 and auto handlers run
+// by the real binary) and the helpers they share: starting a proxy service, finding one client's
+// connection in the log, and raw requests. The suites live in the other `ProxyHandler*Tests.swift` files.
 import Glibc
 import Sluice
 import TestSupport
 import Testing
+
+extension Integration {
+    /// The parent of the proxy-handler suites (`ProxyHandler*Tests.swift`).
+    @Suite("Proxy handlers", .timeLimit(.minutes(2)))
+    struct ProxyHandlerTests {}
+}
 
 /// What the proxy-handler suites share. A namespace, so nothing collides with the other suites' helpers.
 enum ProxyHandlerTesting {
@@ -36,14 +42,6 @@ enum ProxyHandlerTesting {
     static func exchange(_ connection: TestConnection, _ request: String) throws -> HTTPResponse {
         try connection.sendAll(request)
         return try HTTPResponseReader(connection).next()
-    }
-
-    /// A port on 127.0.0.1 where nothing listens (bound, then closed, a moment ago).
-    static func closedPort() throws -> UInt16 {
-        let server = try RecordingServer()
-        let port = server.port
-        server.stop()
-        return port
     }
 
     /// Sends `text` on an open tunnel to an echo server and expects the same bytes back.

@@ -6,7 +6,7 @@ import Sluice
 import TestSupport
 import Testing
 
-extension ForwardingTests {
+extension Integration.ProxyHandlerTests {
     @Suite("Proxy handlers: tunnels (early data, half-close, volume, user-only credentials)")
     struct ProxyHandlerTunnels {
         typealias T = ProxyHandlerTesting

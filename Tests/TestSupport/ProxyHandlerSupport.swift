@@ -9,7 +9,8 @@ import Sluice
 /// `<METHOD> <path> server=<name> conn=<peer port> seq=<n>\n` followed by the request's body, so a test
 /// sees which server answered, over which upstream connection, as which request on it. HEAD gets the
 /// fields without the body; a path starting `/chunked-response` is answered chunked (three chunks, the
-/// last `tail\n`), one starting `/until-close` without a length, delimited by closing. HTTP/1.1
+/// last `tail\n`), one starting `/until-close` without a length, delimited by closing, and one starting
+/// `/close-after` with a length and `Connection: close`, after which the origin closes. HTTP/1.1
 /// persistent connections and pipelined requests are served in order. Every request is also written to
 /// stderr as one JSON object (`event` `request`: `server`, `method`, `path`, `version`, `headers` as
 /// `[name, value]` pairs, `peerPort`, `seq`, `bodyLength`). Killed on `stop()` or deinit.
@@ -68,6 +69,12 @@ public final class HTTPOrigin: @unchecked Sendable {
                     for piece in (out[:10], out[10:], b"tail\n"):
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.write(b"0\r\n\r\n")
+                elif self.path.startswith("/close-after"):
+                    self.send_header("Content-Length", str(len(out)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(out)
+                    self.close_connection = True
                 elif self.path.startswith("/until-close"):
                     self.send_header("Connection", "close")
                     self.end_headers()
