@@ -32,7 +32,9 @@ do {
         print(versionLine)
         exit(ExitStatus.success.rawValue)
     case .run(let options):
-        plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: Int(sl_online_cpus()))
+        // One reactor per CPU the process may use (affinity mask, cgroup quota), not per CPU online:
+        // a container limited to 2 CPUs on a 64-CPU host runs 2 reactors.
+        plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: min(CPUs.available(), maxThreads))
     }
 } catch {
     printError("\(error.message)")
