@@ -11,6 +11,8 @@ public enum ReactorMessage: Sendable {
     case closeAll
     /// A host name lookup for dial attempt `attempt` of the session in `slot`/`generation` finished.
     case resolved(slot: UInt32, generation: UInt32, attempt: UInt32, address: SocketAddress?)
+    /// A connection of the service at this index closed at its `maxConns`: accept again if stopped.
+    case resumeAccepting(service: Int)
 }
 
 /// A reactor's inbox.

@@ -21,6 +21,10 @@ struct ReactorListener {
     let fixedLocal: SocketAddress?
     /// Accepting stopped early (batch cap) while connections may still wait in the backlog.
     var backlogged = false
+    /// Out of epoll interest: the service is at its `maxConns`; new clients wait in the backlog.
+    var paused = false
+    /// Stopped at the limit and not yet found the backlog empty (counted in the service's limit).
+    var limited = false
 }
 
 /// An epoll event loop. All of its state belongs to its thread.
@@ -261,6 +265,10 @@ public final class Reactor: @unchecked Sendable {
             if i < sessions.count, let session = sessions[i], session.generation == generation {
                 session.resolved(address, attempt: attempt)
             }
+        case .resumeAccepting(let service):
+            for i in listeners.indices where listeners[i].paused && listeners[i].service.index == service {
+                resumeAccepting(i)
+            }
         }
     }
 
@@ -271,23 +279,34 @@ public final class Reactor: @unchecked Sendable {
         for i in listeners.indices {
             listeners[i].fd = -1
             listeners[i].backlogged = false
+            listeners[i].paused = false
+            if listeners[i].limited {
+                listeners[i].limited = false
+                _ = listeners[i].service.limit?.listenerDrained()
+            }
         }
     }
 
     // MARK: - Accept
 
     private func acceptConnections(_ index: Int) {
-        guard accepting, listeners[index].fd >= 0 else { return }
+        guard accepting, listeners[index].fd >= 0, !listeners[index].paused else { return }
         let listener = listeners[index]
+        let limit = listener.service.limit
         listeners[index].backlogged = false
         var storage = sockaddr_storage()
         for _ in 0..<64 {
+            // `maxConns`: a slot first, so the count never passes the limit, whichever reactor accepts.
+            if let limit, !limit.tryReserve() { return pauseAccepting(index, limit) }
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = sl_accept4(listener.fd, &storage, &length)
             if fd == -1 {
                 let error = Errno.current
+                limit?.release()
                 switch error {
-                case .wouldBlock: return
+                case .wouldBlock:
+                    if listeners[index].limited { listenerDrained(index) }
+                    return
                 case .interrupted, Errno(ECONNABORTED), Errno(EPROTO), Errno(EPERM): continue
                 case .tooManyOpenFiles, .tooManyOpenFilesInSystem, Errno(ENOBUFS), Errno(ENOMEM):
                     shedConnections(listener.fd, error)
@@ -305,12 +324,51 @@ public final class Reactor: @unchecked Sendable {
                 let local = listener.fixedLocal ?? Socket.localAddress(fd)
             else {
                 Glibc.close(fd)
+                limit?.release()
                 continue
             }
             Socket.setNoDelay(fd)
             startSession(fd: fd, service: listener.service, remote: remote, local: local)
         }
         listeners[index].backlogged = true
+    }
+
+    /// The service is at its `maxConns`: take the listener out of epoll (arrivals wait in the
+    /// backlog without waking anyone) until a connection of the service closes.
+    private func pauseAccepting(_ index: Int, _ limit: ConnectionLimit) {
+        listeners[index].paused = true
+        _ = sl_epoll_del(epfd, listeners[index].fd)
+        guard !listeners[index].limited else { return }
+        listeners[index].limited = true
+        guard limit.listenerStopped() else { return }
+        let service = listeners[index].service
+        logger.log(.warning) {
+            service.addServiceFields(&$0)
+            $0.add(.kind, .literal("service"))
+            $0.add(.msg, .text("maxConns reached: \(limit.limit) open; accepting paused"))
+        }
+    }
+
+    /// A connection of the service closed at the limit: watch the listener again (adding it reports
+    /// the clients already waiting) and accept what the limit allows.
+    private func resumeAccepting(_ index: Int) {
+        guard accepting, listeners[index].fd >= 0 else { return }
+        listeners[index].paused = false
+        _ = sl_epoll_add(epfd, listeners[index].fd, SL_EPOLLIN | SL_EPOLLET, Self.token(.listener, UInt32(index), 0))
+        acceptConnections(index)
+    }
+
+    /// A listener that stopped at the limit found its backlog empty: once none of the service's
+    /// listeners has clients waiting, the pause is over.
+    private func listenerDrained(_ index: Int) {
+        listeners[index].limited = false
+        let service = listeners[index].service
+        guard service.limit?.listenerDrained() == true else { return }
+        logger.log(.info) {
+            service.addServiceFields(&$0)
+            $0.add(.kind, .literal("service"))
+            $0.add(.msg, .literal("accepting resumed"))
+        }
     }
 
     /// At the descriptor limit the pending connections would keep the listener readable forever:
@@ -365,6 +423,7 @@ public final class Reactor: @unchecked Sendable {
             // Refused by the kernel (logged, rate-limited): this connection goes, the rest keep serving.
             Socket.close(fd, reset: true)
             release(session)
+            service.limit?.release()  // the session never started, so `release` did not see its service
             return
         }
         session.start(fd: fd, service: service, remote: remote, local: local)
@@ -375,6 +434,7 @@ public final class Reactor: @unchecked Sendable {
         sessions[Int(session.slot)] = nil
         freeSlots.append(session.slot)
         sessionCount -= 1
+        session.service?.limit?.release()
         if spareSessions.count < 1024 { spareSessions.append(session) }
     }
 }

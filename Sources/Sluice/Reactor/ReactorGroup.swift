@@ -51,6 +51,8 @@ public final class ReactorGroup: @unchecked Sendable {
             ) { [unowned self] in self.reactorFinished() }
             reactors.append(reactor)
         }
+        let mailboxes = reactors.map(\.mailbox)
+        for service in services { service.limit?.attach(mailboxes) }
         for reactor in reactors {
             guard let thread = OSThread(name: "sluice-\(reactor.index)", { reactor.run() }) else {
                 throw StartupError(message: "cannot start reactor thread \(reactor.index) (pthread_create)")

@@ -17,6 +17,8 @@ public final class Service: Sendable {
     public let maxAttempts: Int
     /// What a proxy handler requires of its clients and answers them with.
     public let inboundOptions: InboundOptions
+    /// The open-connection limit (`maxConns`), nil when there is none.
+    public let limit: ConnectionLimit?
     /// The names its log lines carry, escaped once.
     let handlerText: LogText
     let listenerText: LogText
@@ -34,6 +36,7 @@ public final class Service: Sendable {
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
         let alternatives = max(plan.targets.count - 1, 0) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
         inboundOptions = InboundOptions(credentials: plan.auth)
+        limit = plan.maxConns > 0 ? ConnectionLimit(limit: plan.maxConns, serviceIndex: index) : nil
         // Saturating: `retries` comes from the configuration.
         let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
         maxAttempts = overflow ? Int.max : attempts
