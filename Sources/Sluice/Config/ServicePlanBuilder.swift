@@ -79,7 +79,8 @@ struct ServicePlanBuilder {
             handshakeTimeout: (readTimeout ?? 0) > 0 ? readTimeout! : 15 * GoDuration.second,
             receive: receive,
             // A built-in target dials nothing: there is no upstream to send a header to.
-            sendProxyProtocol: handler.isBuiltin ? 0 : proxyProtocolVersion(send ?? 0), retries: service.handler.retries,
+            sendProxyProtocol: handler.isBuiltin ? 0 : proxyProtocolVersion(send ?? 0),
+            retries: service.handler.retries,
             chain: nil, splice: splice ?? false, reply: reply ?? 0, closeAfterInfo: closeAfterInfo ?? false,
             maxConns: maxConns, listenBacklog: backlog)
     }

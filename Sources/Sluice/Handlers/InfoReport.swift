@@ -160,8 +160,10 @@ public struct InfoReport {
 
     /// Eight hex digits, big-endian (the CRC as it appears on the wire).
     static func hex(_ value: UInt32) -> String {
-        hex([UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-             UInt8(truncatingIfNeeded: value)])
+        hex([
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value),
+        ])
     }
 }
 
