@@ -45,9 +45,10 @@ import Testing
         used.local = somewhere
         used.client = somewhere
         used.originalDestination = somewhere
-        used.proxyHeader = ProxyHeader(
-            version: .v2, command: .local, family: .unspec, transport: .unspec, addresses: .none,
-            tlvs: [.noop(count: 1)])
+        used.proxyHeader = ReceivedProxyHeader(
+            ProxyHeader(
+                version: .v2, command: .local, family: .unspec, transport: .unspec, addresses: .none,
+                tlvs: [.noop(count: 1)]))
         used.id = SessionID(high: 1, low: 2)
         used.acceptedAt = 10
         used.connectedAt = 11

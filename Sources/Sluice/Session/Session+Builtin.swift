@@ -13,6 +13,13 @@ nonisolated(unsafe) private let zeroChunk: UnsafeRawPointer = {
     return UnsafeRawPointer(bytes)
 }()
 
+/// A received PROXY header a session keeps for the `info` handler. A class, so that every other
+/// session pays one pointer for the field rather than the header's 64 bytes inline.
+final class ReceivedProxyHeader {
+    let header: ProxyHeader
+    init(_ header: ProxyHeader) { self.header = header }
+}
+
 extension Session {
     /// Bytes of the `discard` reply per send: the scratch buffer's size, one loopback GSO segment.
     static let replyChunk = 56 * 1024
@@ -32,7 +39,7 @@ extension Session {
         case .info:
             let line = InfoReport(
                 service: service.plan.name, sid: id, remote: remote, local: local, client: client,
-                header: proxyHeader
+                header: proxyHeader?.header
             ).line()
             if service.plan.closeAfterInfo { return closeAfterInfo(line) }
             // The line goes first, then the echo of whatever the client sends, early bytes included.

@@ -65,7 +65,7 @@ extension Session {
             }
         case .header(let header, let consumed):
             input.pending.start = headroom + consumed
-            if service.plan.handler == .info { proxyHeader = header }
+            if service.plan.handler == .info { proxyHeader = ReceivedProxyHeader(header) }
             if let source = header.source, let target = header.destination {
                 client = source.unmapped
                 originalDestination = target.unmapped

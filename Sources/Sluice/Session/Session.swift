@@ -43,7 +43,7 @@ public final class Session {
     var client = SocketAddress(.v4(IPv4Address(0)), port: 0)
     var originalDestination = SocketAddress(.v4(IPv4Address(0)), port: 0)
     /// The received PROXY header, kept for the `info` handler only (it reports every field).
-    var proxyHeader: ProxyHeader?
+    var proxyHeader: ReceivedProxyHeader?
     var id = SessionID(high: 0, low: 0)
     var acceptedAt: Int64 = 0
     var connectedAt: Int64 = 0
