@@ -1,6 +1,7 @@
 // InfoReport: the one JSON line the `info` handler answers each connection with — the addresses
 // Sluice saw and, when a PROXY header arrived, every field and TLV of it, decoded — and the small
-// JSON writer that builds it.
+// JSON writer that builds it. Here rather than in Handlers/, which scripts/fuzz compiles on its own
+// without the PROXY model and session ids this file needs.
 
 /// What the `info` handler reports about one connection.
 public struct InfoReport {
