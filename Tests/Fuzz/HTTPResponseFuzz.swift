@@ -19,7 +19,9 @@ public func httpResponseFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         var framing = HTTPResponseFraming()
         for request in requests { framing.requestSent(request) }
         var ended = 0
-        let result = Fuzz.stream(pieces) { framing.received($0) } classify: { step in
+        let result = Fuzz.stream(pieces) {
+            framing.received($0)
+        } classify: { step in
             switch step {
             case .needMore: return .needMore
             case .relay(let n): return .pass(n, marker: nil)
@@ -48,7 +50,8 @@ public func httpResponseFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     for case .step(let step) in whole.events {
         switch step {
         case .responseEnded: Fuzz.require(!requests[index].upgrade, "plain end for an upgrade request")
-        case .upgradeDeclined, .switchedProtocols: Fuzz.require(requests[index].upgrade, "upgrade end for a plain request")
+        case .upgradeDeclined, .switchedProtocols:
+            Fuzz.require(requests[index].upgrade, "upgrade end for a plain request")
         default: continue
         }
         index += 1

@@ -103,7 +103,8 @@ enum Fuzz {
 
     /// Drives `make()` with the whole input and with it cut in pieces: same transcript every time.
     @discardableResult
-    static func checkHandshake<M: FuzzInbound>(_ input: UnsafeRawBufferPointer, _ make: () -> M) -> HandshakeTranscript {
+    static func checkHandshake<M: FuzzInbound>(_ input: UnsafeRawBufferPointer, _ make: () -> M) -> HandshakeTranscript
+    {
         var machine = make()
         let whole = drive(&machine, [ArraySlice(input)])
         var again = make()

@@ -20,10 +20,14 @@ public func socks4InboundFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt
             break
         }
     }
-    if case .connect(_, _, let user)? = guarded.steps.first { Fuzz.require(user == "bob", "dialled for \(user ?? "nil")") }
+    if case .connect(_, _, let user)? = guarded.steps.first {
+        Fuzz.require(user == "bob", "dialled for \(user ?? "nil")")
+    }
     if case .connect? = never.steps.first { Fuzz.fail("a SOCKS4 client passed credentials with a password") }
     if input.first == 4 {
-        let handler = Fuzz.checkHandshake(input) { InboundHandshake(handler: .only(.socks4), options: InboundOptions()) }
+        let handler = Fuzz.checkHandshake(input) {
+            InboundHandshake(handler: .only(.socks4), options: InboundOptions())
+        }
         Fuzz.require(handler == open, "InboundHandshake differs from SOCKS4Inbound")
     }
     return 0

@@ -1,5 +1,6 @@
 // BufferPool: fixed-size byte buffers for one reactor, leased while a direction holds bytes its
 // writer could not take yet, and the reactor's scratch buffer for reads that go straight out.
+import Glibc
 
 /// A buffer of bytes waiting to be written: `base[start..<end]`, in `capacity` bytes. Either leased
 /// from the reactor's `BufferPool` or a session's own allocation sized for one purpose (a PROXY
@@ -70,6 +71,15 @@ public struct PendingBytes {
         joined.end = bytes.count + count
         release(to: pool)
         self = joined
+    }
+
+    /// Moves the held bytes to the front of the buffer, so all the free room follows them.
+    public mutating func compact() {
+        guard let base, start > 0 else { return }
+        let held = count
+        memmove(base, base + start, held)
+        start = 0
+        end = held
     }
 
     /// Gives the buffer back (to the pool, or frees it) and forgets the bytes.

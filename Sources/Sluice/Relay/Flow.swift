@@ -209,11 +209,7 @@ public struct Flow {
         if pending.base == nil { pending = .lease(from: r.buffers) }
         if count > pending.room {
             guard pending.count + count <= pending.capacity else { return false }
-            // Compact: move what is held to the front.
-            let held = pending.count
-            memmove(pending.base!, pending.base! + pending.start, held)
-            pending.start = 0
-            pending.end = held
+            pending.compact()
         }
         memcpy(pending.base! + pending.end, bytes, count)
         pending.end += count

@@ -40,6 +40,9 @@ struct HTTPForwardState {
 }
 
 extension Session {
+    /// The most requests a client may have sent upstream and not yet had answered.
+    static let maxPipelined = 32
+
     /// What one pass over a forwarding connection asks for.
     private enum HTTPRelayAction {
         case wait
@@ -184,12 +187,7 @@ extension Session {
         // 2. Read what the upstream sent (only while the client takes it: bounded by one buffer).
         if output.srcReadable && !output.eof && budget > 0 {
             if output.pending.base == nil { output.pending = .lease(from: pool) }
-            if output.pending.room == 0 && output.pending.start > 0 {
-                let held = output.pending.count
-                memmove(output.pending.base!, output.pending.base! + output.pending.start, held)
-                output.pending.start = 0
-                output.pending.end = held
-            }
+            if output.pending.room == 0 { output.pending.compact() }
             if output.pending.room > 0 {
                 let room = output.pending.room
                 switch Socket.recv(upstreamFD, output.pending.base! + output.pending.end, room) {
@@ -262,14 +260,17 @@ extension Session {
         let resources = reactor.resources
         let pool = resources.buffers
         // Only with nothing queued for the upstream: then whatever one pass adds (at most the
-        // client buffer, plus a little per rewritten head) fits one pool buffer.
-        guard input.pending.isEmpty else { return .wait }
-        var fed = !forward.client.isEmpty
+        // client buffer, plus a little per rewritten head) fits one pool buffer. Pipelining is
+        // bounded too: past `maxPipelined` unanswered requests the client waits.
+        guard input.pending.isEmpty, forward.framing.pendingResponses < Self.maxPipelined else { return .wait }
+        // The stream is fed even with nothing new: after a request it may already know it was the
+        // last (`Connection: close`, HTTP/1.0), which must end the connection without more bytes.
+        var fed = true
         while true {
             if fed {
                 fed = false
                 let bytes = UnsafeRawBufferPointer(
-                    start: forward.client.base! + forward.client.start, count: forward.client.count)
+                    start: forward.client.base.map { $0 + forward.client.start }, count: forward.client.count)
                 let step = forward.stream.received(bytes)
                 var taken = 0
                 switch step {
@@ -306,7 +307,7 @@ extension Session {
                     return .wait
                 }
                 if taken > 0 {
-                    fed = !forward.client.isEmpty
+                    fed = true  // the machine's contract: feed the rest at once, even if empty
                     if input.pending.count >= pool.bufferSize / 2 { return .wait }
                     continue
                 }
@@ -317,10 +318,7 @@ extension Session {
                 forward.client = .allocate(capacity: Self.greetingBufferSize)
             } else if forward.client.room == 0 {
                 if forward.client.start > 0 {
-                    let held = forward.client.count
-                    memmove(forward.client.base!, forward.client.base! + forward.client.start, held)
-                    forward.client.start = 0
-                    forward.client.end = held
+                    forward.client.compact()
                 } else if forward.client.capacity < Self.greetingBufferCap {
                     forward.client.grow(to: min(Self.greetingBufferCap, 2 * forward.client.capacity), pool)
                 } else {
