@@ -92,6 +92,40 @@ private func planError(_ args: [String], _ nodes: [String] = []) -> String? {
         #expect(s.maxConns == maxConns && s.listenBacklog == backlog)
     }
 
+    /// A configuration file names the built-in targets and sets the same keys; a value of the wrong
+    /// type is reported with its position.
+    @Test func configurationFile() throws {
+        let yaml = """
+            services:
+            - name: echo
+              addr: :7000
+              handler: {type: echo}
+              metadata: {maxConns: 10, maxConns.backlog: 128, proxyProtocol: 1}
+            - name: download
+              addr: :9000
+              handler:
+                type: discard
+                metadata: {reply: 1GiB}
+            - name: info
+              addr: :7001
+              handler: {type: info, metadata: {close: true}}
+            """
+        let loaded = try loadText(yaml)
+        let run = try makeRunPlan(loaded.config, options: RunOptions(), onlineCPUs: 2)
+        #expect(run.services.map(\.handler) == [.echo, .discard, .info])
+        #expect(run.services[0].maxConns == 10 && run.services[0].listenBacklog == 128)
+        #expect(run.services[0].receive != nil)
+        #expect(run.services[1].reply == 1 << 30 && run.services[2].closeAfterInfo)
+        #expect(
+            loadFailure("services:\n- name: s\n  addr: :1\n  handler: {type: discard, metadata: {reply: 1.5MB}}")
+                == "gost.yaml:4:46: services[0].handler.metadata.reply: invalid value \"1.5MB\": expected a byte size such as 4096, 64KiB, 1MiB or 10MB"
+        )
+        #expect(
+            loadFailure("services:\n- name: s\n  addr: :1\n  metadata: {maxConns: lots}")
+                == "gost.yaml:4:24: services[0].metadata.maxConns: invalid value \"lots\": expected an integer"
+        )
+    }
+
     @Test(
         arguments: [
             (

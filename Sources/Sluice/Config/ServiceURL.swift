@@ -56,7 +56,7 @@ func parseServiceURL(_ text: String) throws(URLError) -> [ServiceConfig] {
     let (bindHost, bindPort) = try splitHostPort(url.host)
     let addrs = try parsePortRange(bindPort).map { joinHostPort(bindHost, $0) }
 
-    if !GostRegistry.handlers.contains(handler) && !GostRegistry.sluiceHandlers.contains(handler) { handler = "auto" }
+    if !GostRegistry.allHandlers.contains(handler) { handler = "auto" }
     if !GostRegistry.listeners.contains(listener) { listener = "tcp" }
 
     // Forward mode: the path lists targets, each may be a port range.
