@@ -2,7 +2,7 @@
 // `makeRunPlan` from a `Config`. Nothing here is optional by accident or left to parse later.
 
 /// Everything the process runs: threads, shutdown grace, log level and the services.
-public struct RunPlan: Sendable {
+public struct RunPlan: Sendable, Equatable {
     /// Reactor threads, ≥ 1.
     public var threads: Int
     /// Shutdown grace period in nanoseconds.
@@ -102,7 +102,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
 }
 
 /// One listening service.
-public struct ServicePlan: Sendable {
+public struct ServicePlan: Sendable, Equatable {
     /// "service-0".
     public var name: String
     /// The bind address. An empty host binds `[::]:port` (dual-stack); `0.0.0.0:port` stays IPv4;
