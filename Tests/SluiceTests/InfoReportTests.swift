@@ -92,25 +92,33 @@ private let prefix =
     }
 
     /// The limit hands out exactly `limit` slots; a slot given back from the limit wakes every
-    /// reactor's mailbox, one given back below it wakes nobody.
+    /// reactor's mailbox, one given back below it wakes nobody; a raised limit wakes them, a lowered
+    /// one does not.
     @Test func connectionLimitCountsAndWakes() throws {
-        let limit = ConnectionLimit(limit: 2, serviceIndex: 3)
+        let limit = ConnectionLimit(limit: 2)
         let mailboxes = [try Mailbox(), try Mailbox()]
         limit.attach(mailboxes)
+        limit.attach([try Mailbox()])  // kept across a reload: the first reactors stay
+        func expectWoken(_ woken: Bool, _ comment: Comment) {
+            for mailbox in mailboxes {
+                let messages = mailbox.drain()
+                #expect(messages.count == (woken ? 1 : 0), comment)
+                if woken, case .resumeAccepting(let sender)? = messages.first { #expect(sender === limit, comment) }
+            }
+        }
         #expect(limit.tryReserve() && limit.tryReserve())
         #expect(!limit.tryReserve() && limit.openCount == 2)
         limit.release()
-        for mailbox in mailboxes {
-            let messages = mailbox.drain()
-            #expect(messages.count == 1)
-            guard case .resumeAccepting(let service)? = messages.first else {
-                Issue.record("expected a resume message, got \(messages)")
-                continue
-            }
-            #expect(service == 3)
-        }
+        expectWoken(true, "a slot freed at the limit")
         limit.release()
-        #expect(limit.openCount == 0 && mailboxes.allSatisfy { $0.drain().isEmpty })
+        expectWoken(false, "a slot freed below the limit")
+        #expect(limit.openCount == 0)
+        limit.update(limit: 1)
+        expectWoken(false, "a lowered limit")
+        #expect(limit.tryReserve() && !limit.tryReserve())
+        limit.update(limit: 3)
+        expectWoken(true, "a raised limit")
+        #expect(limit.tryReserve() && limit.limit == 3)
         // The pause is logged by the first listener to stop and the resume by the last to drain.
         #expect(limit.listenerStopped() && !limit.listenerStopped())
         #expect(!limit.listenerDrained() && limit.listenerDrained())

@@ -8,28 +8,36 @@ import Synchronization
 /// One process-wide count, not a share of N per reactor: SO_REUSEPORT spreads clients over the
 /// reactors' sockets by hash, so fixed shares would leave clients waiting on one socket while
 /// another reactor has room. The count is an atomic touched once per accept and once per close.
+/// A reload that changes the service but keeps its listening sockets keeps this object (and so the
+/// count of the connections still open) with the new limit.
 public final class ConnectionLimit: @unchecked Sendable {
-    /// Most connections open at once.
-    public let limit: Int
-    /// The service's position in the run plan (the reactors' listener index).
-    let serviceIndex: Int
+    private let maximum: Atomic<Int>
     private let open = Atomic<Int>(0)
     /// Listeners that stopped at the limit and have not yet found their backlog empty.
     private let waitingListeners = Atomic<Int>(0)
-    /// Every reactor's mailbox: written once by `ReactorGroup.start` before the reactor threads
-    /// start (thread creation orders it before any read), then only read.
+    /// Every reactor's mailbox: written once, before any reactor can see this object (before the
+    /// threads start, or before the reload that introduces it is posted), then only read.
     private var mailboxes: [Mailbox] = []
 
-    public init(limit: Int, serviceIndex: Int) {
-        self.limit = limit
-        self.serviceIndex = serviceIndex
-    }
+    public init(limit: Int) { maximum = Atomic(limit) }
+
+    /// Most connections open at once.
+    public var limit: Int { maximum.load(ordering: .relaxed) }
 
     /// Connections open now (reserved slots included).
     public var openCount: Int { open.load(ordering: .relaxed) }
 
-    /// Gives the limit the reactors to wake when a slot frees up (before they run).
-    func attach(_ mailboxes: [Mailbox]) { self.mailboxes = mailboxes }
+    /// Gives the limit the reactors to wake when a slot frees up; a limit that has them already
+    /// (kept across a reload) is left as it is.
+    func attach(_ mailboxes: [Mailbox]) {
+        if self.mailboxes.isEmpty { self.mailboxes = mailboxes }
+    }
+
+    /// A reload changed the limit: a higher one may let waiting clients in at once.
+    func update(limit: Int) {
+        let previous = maximum.exchange(limit, ordering: .acquiringAndReleasing)
+        if limit > previous { wakeReactors() }
+    }
 
     /// Takes a slot for the connection about to be accepted; false at the limit.
     func tryReserve() -> Bool {
@@ -49,8 +57,11 @@ public final class ConnectionLimit: @unchecked Sendable {
     /// after, so it cannot miss the message that follows the count it read.
     func release() {
         let previous = open.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
-        guard previous >= limit else { return }
-        for mailbox in mailboxes { mailbox.post(.resumeAccepting(service: serviceIndex)) }
+        if previous >= limit { wakeReactors() }
+    }
+
+    private func wakeReactors() {
+        for mailbox in mailboxes { mailbox.post(.resumeAccepting(self)) }
     }
 
     /// A listener stopped at the limit with clients possibly waiting; true for the first one, when

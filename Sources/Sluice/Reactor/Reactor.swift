@@ -280,8 +280,8 @@ public final class Reactor: @unchecked Sendable {
             if i < sessions.count, let session = sessions[i], session.generation == generation {
                 session.resolved(address, attempt: attempt)
             }
-        case .resumeAccepting(let service):
-            for i in listeners.indices where listeners[i].paused && listeners[i].service.index == service {
+        case .resumeAccepting(let limit):
+            for i in listeners.indices where listeners[i].paused && listeners[i].service.limit === limit {
                 resumeAccepting(i)
             }
         }
@@ -301,15 +301,39 @@ public final class Reactor: @unchecked Sendable {
         var table: [ReactorListener] = []
         for (i, entry) in entries.enumerated() {
             let token = Self.token(.listener, UInt32(i), 0)
-            if listeners.contains(where: { $0.fd == entry.fd }) {
-                _ = sl_epoll_mod(epfd, entry.fd, events, token)
+            var listener = ReactorListener(fd: entry.fd, service: entry.service, fixedLocal: entry.fixedLocal)
+            if let old = listeners.first(where: { $0.fd == entry.fd }) {
+                // A socket paused at `maxConns` is out of epoll: it goes back in (ADD, not MOD).
+                if old.paused {
+                    _ = sl_epoll_add(epfd, entry.fd, events, token)
+                } else {
+                    _ = sl_epoll_mod(epfd, entry.fd, events, token)
+                }
+                carryLimitState(from: old, to: &listener)
             } else {
                 _ = sl_epoll_add(epfd, entry.fd, events, token)
             }
-            table.append(ReactorListener(fd: entry.fd, service: entry.service, fixedLocal: entry.fixedLocal))
+            table.append(listener)
+        }
+        for old in listeners where old.limited && !table.contains(where: { $0.fd == old.fd }) {
+            _ = old.service.limit?.listenerDrained()  // a removed service: nothing to log
         }
         for fd in closing { Glibc.close(fd) }
         listeners = table
+    }
+
+    /// A reload kept a socket that had stopped at `maxConns`: it tries accepting again this turn,
+    /// under the new plan's limit (which may be higher, or gone). While the service keeps its count
+    /// the pause goes on (logged once); with another limit or none, the old pause ends here.
+    private func carryLimitState(from old: ReactorListener, to new: inout ReactorListener) {
+        guard old.paused || old.limited else { return }
+        new.backlogged = true
+        guard old.limited else { return }
+        if let limit = new.service.limit, limit === old.service.limit {
+            new.limited = true
+        } else {
+            endWait(on: old.service)
+        }
     }
 
     /// Closes what is still open of services a reload removed, once their drain deadline passed.
@@ -356,7 +380,10 @@ public final class Reactor: @unchecked Sendable {
                 limit?.release()
                 switch error {
                 case .wouldBlock:
-                    if listeners[index].limited { listenerDrained(index) }
+                    if listeners[index].limited {
+                        listeners[index].limited = false
+                        endWait(on: listener.service)
+                    }
                     return
                 case .interrupted, Errno(ECONNABORTED), Errno(EPROTO), Errno(EPERM): continue
                 case .tooManyOpenFiles, .tooManyOpenFilesInSystem, Errno(ENOBUFS), Errno(ENOMEM):
@@ -409,11 +436,9 @@ public final class Reactor: @unchecked Sendable {
         acceptConnections(index)
     }
 
-    /// A listener that stopped at the limit found its backlog empty: once none of the service's
-    /// listeners has clients waiting, the pause is over.
-    private func listenerDrained(_ index: Int) {
-        listeners[index].limited = false
-        let service = listeners[index].service
+    /// A listener of `service` that stopped at the limit found its backlog empty: once none of the
+    /// service's listeners has clients waiting, the pause is over.
+    private func endWait(on service: Service) {
         guard service.limit?.listenerDrained() == true else { return }
         logger.log(.info) {
             service.addServiceFields(&$0)
