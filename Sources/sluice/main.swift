@@ -23,7 +23,9 @@ do {
 var environment: [String: String] = [:]
 if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
 let arguments = Array(CommandLine.arguments.dropFirst())
-let onlineCPUs = Int(sl_online_cpus())
+// One reactor per CPU the process may use (affinity mask, cgroup quota), not per CPU online: a
+// container limited to 2 CPUs on a 64-CPU host runs 2 reactors.
+let onlineCPUs = min(CPUs.available(), maxThreads)
 
 let plan: RunPlan
 var warnings: [String] = []
@@ -52,7 +54,19 @@ var soft: UInt64 = 0
 var hard: UInt64 = 0
 if sl_get_nofile(&soft, &hard) == 0 && soft < hard { _ = sl_set_nofile_soft(min(hard, 1 << 20)) }
 
-let sink = LogSink()
+var logFD: Int32 = 2
+switch plan.logOutput {
+case .stderr: logFD = 2
+case .stdout: logFD = 1
+case .none: logFD = sl_open_append("/dev/null")
+case .file(let path):
+    logFD = sl_open_append(path)
+    if logFD == -1 {
+        printError("log.output \(path): \(Errno.current)")
+        exit(ExitStatus.startupFailure.rawValue)
+    }
+}
+let sink = LogSink(fd: logFD, text: plan.logText)
 let group = ReactorGroup(plan: plan, sink: sink)
 let startLogger = Logger(level: plan.logLevel, sink: sink)
 for warning in warnings {

@@ -3,7 +3,7 @@
 
 /// Process-wide settings from the command line (flags and environment).
 public struct RunOptions: Sendable, Equatable {
-    /// Reactor threads; 0 = one per online CPU.
+    /// Reactor threads; 0 = one per CPU the process may use (the caller counts them).
     public var threads: Int
     /// Shutdown grace period in nanoseconds.
     public var grace: Int64
@@ -76,7 +76,16 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
         }
         services.append(plan)
     }
-    return RunPlan(threads: threads, grace: options.grace, logLevel: logLevel, services: services)
+    var run = RunPlan(threads: threads, grace: options.grace, logLevel: logLevel, services: services)
+    if let log = config.log {
+        switch log.format {
+        case "", "json": break
+        case "text": run.logText = true
+        default: throw UsageError("log.format \"\(log.format)\": unknown format (use json or text)")
+        }
+        run.logOutput = LogOutput(log.output)
+    }
+    return run
 }
 
 /// The chain the service's handler dials through. A chain on an rtcp listener means binding the

@@ -8,6 +8,11 @@ public struct RunPlan: Sendable, Equatable {
     /// Shutdown grace period in nanoseconds.
     public var grace: Int64
     public var logLevel: LogLevel
+    /// Where log lines go (`log.output`): standard error (the default), standard output, nowhere,
+    /// or a file appended to.
+    public var logOutput: LogOutput = .stderr
+    /// `log.format: text` (logrus's text lines) instead of JSON.
+    public var logText = false
     public var services: [ServicePlan]
 
     /// Memberwise, for building plans directly (tests, other front ends).
@@ -16,6 +21,22 @@ public struct RunPlan: Sendable, Equatable {
         self.grace = grace
         self.logLevel = logLevel
         self.services = services
+    }
+}
+
+/// Where log lines go.
+public enum LogOutput: Sendable, Equatable {
+    case stderr, stdout, none
+    case file(String)
+
+    /// GOST's `log.output`: `stderr`, `stdout`, `none`, or a path.
+    public init(_ text: String) {
+        switch text {
+        case "", "stderr": self = .stderr
+        case "stdout": self = .stdout
+        case "none": self = .none
+        default: self = .file(text)
+        }
     }
 }
 
