@@ -54,6 +54,8 @@ public final class ReactorGroup: @unchecked Sendable {
             ) { [unowned self] in self.reactorFinished() }
             reactors.append(reactor)
         }
+        let mailboxes = reactors.map(\.mailbox)
+        for service in services { service.activate(reactors: mailboxes) }
         for reactor in reactors {
             guard let thread = OSThread(name: "sluice-\(reactor.index)", { reactor.run() }) else {
                 throw StartupError(message: "cannot start reactor thread \(reactor.index) (pthread_create)")
@@ -167,6 +169,7 @@ public final class ReactorGroup: @unchecked Sendable {
         var updated: [BoundService] = []
         var fresh: [BoundService] = []
         var counts = (started: 0, changed: 0, unchanged: 0)
+        var relisten: [(fds: [Int32], backlog: Int32)] = []
         for (index, plan) in next.services.enumerated() {
             if let old = bound.indices.first(where: {
                 !reused.contains($0) && Self.sameListener(bound[$0].service.plan, plan)
@@ -178,9 +181,13 @@ public final class ReactorGroup: @unchecked Sendable {
                 } else {
                     updated.append(
                         BoundService(
-                            service: Service(plan: plan, index: index), address: bound[old].address, fds: bound[old].fds
+                            service: Service(plan: plan, index: index, previous: bound[old].service),
+                            address: bound[old].address, fds: bound[old].fds
                         ))
                     counts.changed += 1
+                    if bound[old].service.plan.listenBacklog != plan.listenBacklog {
+                        relisten.append((bound[old].fds, plan.listenBacklog))
+                    }
                 }
                 continue
             }
@@ -198,6 +205,10 @@ public final class ReactorGroup: @unchecked Sendable {
             }
         }
         let removed = bound.indices.filter { !reused.contains($0) }.map { bound[$0] }
+        let mailboxes = reactors.map(\.mailbox)
+        for entry in updated { entry.service.activate(reactors: mailboxes) }
+        // `maxConns.backlog` changed on sockets that stay: listen() again resizes the backlog.
+        for (fds, backlog) in relisten { for fd in fds { _ = Glibc.listen(fd, backlog) } }
         let drainDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
         for (i, reactor) in reactors.enumerated() {
             reactor.mailbox.post(
