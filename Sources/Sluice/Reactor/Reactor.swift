@@ -184,6 +184,11 @@ public final class Reactor: @unchecked Sendable {
                 // Wake up to trim the pools even when nothing else is scheduled.
                 timeout = timeout < 0 ? 500 : min(timeout, 500)
             }
+            if let drain = retiredServices.map(\.deadline).min() {
+                // A reload's drain deadline must come on time even on an idle reactor.
+                let wait = Int32(clamping: max(0, (drain - now + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond))
+                timeout = timeout < 0 ? wait : min(timeout, wait)
+            }
             let n = sl_epoll_wait(epfd, events, maxEvents, timeout)
             now = monotonicNanoseconds()
             if n > 0 {
@@ -191,6 +196,7 @@ public final class Reactor: @unchecked Sendable {
             }
             runReady()
             if timers.count > 0 { fireTimers() }
+            if !retiredServices.isEmpty { closeRetiredSessions() }
             if now - lastHousekeeping >= 500 * nanosecondsPerMillisecond { housekeeping() }
             logger.flush()
             if !accepting && sessionCount == 0 { finished = true }
@@ -229,7 +235,6 @@ public final class Reactor: @unchecked Sendable {
         if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
         bufferLeasesAtLastLook = resources.buffers.leases
         timers.trim()
-        if !retiredServices.isEmpty { closeRetiredSessions() }
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its

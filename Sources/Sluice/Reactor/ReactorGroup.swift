@@ -35,15 +35,7 @@ public final class ReactorGroup: @unchecked Sendable {
         let bound = try Listeners.bind(services, reactors: count)
         self.bound = bound
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
-        for entry in bound {
-            mainLogger.log(.info) { line in
-                line.add(.handler, .escaped(entry.service.handlerText))
-                line.add(.kind, .literal("service"))
-                line.add(.listener, .escaped(entry.service.listenerText))
-                line.add(.service, .escaped(entry.service.nameText))
-                line.add(.msg, .text("listening on \(entry.address)/tcp"))
-            }
-        }
+        for entry in bound { Self.logListening(entry, mainLogger) }
         mainLogger.flush()
         let pipeLimit = Self.pipeLimit(reactors: count)
         for i in 0..<count {
@@ -61,6 +53,17 @@ public final class ReactorGroup: @unchecked Sendable {
                 throw StartupError(message: "cannot start reactor thread \(reactor.index) (pthread_create)")
             }
             threads.append(thread)
+        }
+    }
+
+    /// GOST's start-up line for a service: `listening on <address>/tcp`.
+    static func logListening(_ entry: BoundService, _ logger: Logger) {
+        logger.log(.info) { line in
+            line.add(.handler, .escaped(entry.service.handlerText))
+            line.add(.kind, .literal("service"))
+            line.add(.listener, .escaped(entry.service.listenerText))
+            line.add(.service, .escaped(entry.service.nameText))
+            line.add(.msg, .text("listening on \(entry.address)/tcp"))
         }
     }
 
@@ -217,9 +220,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     retired: removed.map(\.service), drainDeadline: drainDeadline))
         }
         bound = updated
-        for entry in fresh {
-            say(.info, "listening on \(entry.address)/tcp (\(entry.service.plan.name))")
-        }
+        for entry in fresh { Self.logListening(entry, logger) }
         say(
             .info,
             "reload: \(counts.started) started, \(removed.count) stopped, \(counts.changed) changed,"
