@@ -227,9 +227,10 @@ public final class ReactorGroup: @unchecked Sendable {
                 + " \(counts.unchanged) unchanged")
     }
 
-    /// Whether a new plan can be served from an old plan's listening sockets.
+    /// Whether a new plan can be served from an old plan's listening sockets. A port-0 service
+    /// keeps the port the kernel gave it (services are matched in order, each old one used once).
     static func sameListener(_ a: ServicePlan, _ b: ServicePlan) -> Bool {
-        a.listen == b.listen && a.listenHost == b.listenHost && a.listen.port != 0
+        a.listen == b.listen && a.listenHost == b.listenHost
     }
 
     /// Called on a reactor's thread as its loop ends.
