@@ -53,6 +53,7 @@ SERVICE_KEYS = [
     ("service.proxyProtocol", PROXY_VERSIONS), ("listener.proxyProtocol", INTS), ("unknown.key", OTHER),
     ("max_fails", INTS), ("fail_timeout", DURATIONS), ("handler.retries", INTS),
 ]
+PROXY_KEYS = [("handler.readTimeout", DURATIONS), ("readTimeout", DURATIONS)]
 NODE_KEYS = [("connector.timeout", DURATIONS), ("proxyProtocol", PROXY_VERSIONS), ("failTimeout", DURATIONS),
              ("maxFails", INTS), ("strategy", STRATEGIES), ("node.proxyProtocol", PROXY_VERSIONS),
              ("dialTimeout", DURATIONS)]
@@ -84,9 +85,14 @@ def random_target(rng, topo):
 
 
 def random_service(rng, topo, hostility):
+    listen = rng.choice(["127.0.0.1:0"] * 24 + ["[::1]:0", ":0", "127.0.0.1:0-0", "127.0.0.1:99999", "127.0.0.1"])
+    if rng.random() < 0.2:
+        # A proxy handler (no target: clients name their destination).
+        scheme = rng.choice(["http://", "socks5://", "socks4://", "socks4a://", "auto://", "", "http+tcp://"])
+        auth = rng.choice(["", "", "u:p@", "u:@"])
+        return f"{scheme}{auth}{listen}{random_query(rng, SERVICE_KEYS + PROXY_KEYS, hostility)}"
     scheme = rng.choice(["tcp://"] * 40 + ["", "rtcp://", "http://", "socks5://", "tcp+tcp://", "relay://", "udp://"])
     auth = "u:p@" if rng.random() < 0.05 else ""
-    listen = rng.choice(["127.0.0.1:0"] * 24 + ["[::1]:0", ":0", "127.0.0.1:0-0", "127.0.0.1:99999", "127.0.0.1"])
     target = "" if rng.random() < 0.03 else "/" + random_target(rng, topo)
     return f"{scheme}{auth}{listen}{target}{random_query(rng, SERVICE_KEYS, hostility)}"
 
@@ -118,14 +124,17 @@ def random_arguments(rng, topo):
     return args
 
 
-async def poke(address, rng, family):
-    """One connection: sometimes a valid PROXY header, some bytes, half-close or reset; read briefly."""
+async def poke(address, rng, family, echo):
+    """One connection: sometimes a valid PROXY header, then bytes, half-close or reset; read briefly.
+    The bytes start with a CONNECT to the echo target or with "x": a proxy handler then either
+    tunnels to an address literal or refuses, and no random bytes become a name to resolve."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
         await asyncio.wait_for(loop.sock_connect(sock, address), 2)
-        data = (PP.valid(rng).data if rng.random() < 0.4 else b"") + rng.randbytes(rng.randrange(0, 3000))
+        start = b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % echo if rng.random() < 0.5 else b"x"
+        data = (PP.valid(rng).data if rng.random() < 0.4 else b"") + start + rng.randbytes(rng.randrange(0, 3000))
         await loop.sock_sendall(sock, data)
         if rng.random() < 0.7:
             sock.shutdown(socket.SHUT_WR)
@@ -171,7 +180,7 @@ async def trial(harness, rng, index):
             host, _, port = address.rpartition(":")
             family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
             for _ in range(rng.randrange(1, 3)):
-                pokes.append(poke((host.strip("[]"), int(port)), random.Random(rng.getrandbits(64)), family))
+                pokes.append(poke((host.strip("[]"), int(port)), random.Random(rng.getrandbits(64)), family, topo.echo))
         await asyncio.gather(*pokes)
         harness.context.count("connections", len(pokes))
         await asyncio.sleep(0.2)
@@ -182,6 +191,8 @@ async def trial(harness, rng, index):
             return f"{where}: {process.describe_exit() if status is not None else 'no exit'} after SIGTERM; " \
                    f"log:\n{process.log_tail(8)}"
         harness.context.count("config_started")
+        if "lookup" in open(process.log_path, errors="replace").read():
+            return f"{where}: sluice was asked to resolve a name (the harness must send literals)"
         return None
     finally:
         if process.alive():
