@@ -31,6 +31,9 @@ do {
     case .version:
         print(versionLine)
         exit(ExitStatus.success.rawValue)
+    case .printConfig(let text):
+        print(text, terminator: "")
+        exit(ExitStatus.success.rawValue)
     case .run(let options):
         plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: Int(sl_online_cpus()))
     }

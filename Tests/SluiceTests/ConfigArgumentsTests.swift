@@ -107,9 +107,8 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
             ["-log-level", "loud"],
             "invalid value \"loud\" for flag -log-level: unknown level (use trace, debug, info, warning or error)"
         ),
-        (["-C", "gost.yaml"], "config files (-C) are not supported yet"),
-        (["-L", ":1", "-C=-"], "config files (-C) are not supported yet"),
-        (["-O", "yaml"], "printing the configuration (-O) is not supported yet"),
+        (["-C", "/nonexistent/gost.yaml"], "/nonexistent/gost.yaml: cannot open: no such file or directory"),
+        (["-O", "xml"], "invalid value \"xml\" for flag -O: expected yaml or json"),
         (["-api", ":18080"], "the web API (-api) is not supported yet"),
         (["-metrics", ":9000"], "the metrics endpoint (-metrics) is not supported yet"),
         (["-L", ":1", "foo"], "unexpected argument \"foo\" (every setting is a flag: see -h)"),

@@ -1,5 +1,51 @@
 // JSONValue: the JSON document model the tests read log lines into, with optional-chaining
-// accessors (`json["msg"]?.string`) and a compact serializer for failure messages.
+// accessors (`json["msg"]?.string`) and a compact serializer for failure messages. Parsing is the
+// library's strict JSON reader (`DocumentNode.parse(_:format: .json)`).
+import Sluice
+
+/// Why a text is not valid JSON, and where (a byte offset into the UTF-8 text).
+public struct JSONError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var offset: Int
+    public var reason: String
+
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
+
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}
+
+extension JSONValue {
+    /// Parses exactly one JSON value (surrounding whitespace allowed). Strict: no trailing commas,
+    /// no leading zeros, no unescaped control characters, no lone surrogates, no duplicate keys,
+    /// no invalid UTF-8, nesting at most 512 deep.
+    public static func parse(_ text: String) throws(JSONError) -> JSONValue {
+        try parse(bytes: Array(text.utf8))
+    }
+
+    /// Parses UTF-8 bytes; see `parse(_: String)`.
+    public static func parse(bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        do {
+            return JSONValue(try DocumentNode.parse(bytes, format: .json))
+        } catch {
+            throw JSONError(offset: error.position.offset, reason: error.message)
+        }
+    }
+
+    /// The same value without positions.
+    init(_ node: DocumentNode) {
+        switch node.value {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(Int64(i))
+        case .float(let f): self = .double(f)
+        case .string(let s): self = .string(s)
+        case .sequence(let items): self = .array(items.map(JSONValue.init))
+        case .mapping(let entries): self = .object(JSONObject(entries.map { ($0.key, JSONValue($0.value)) }))
+        }
+    }
+}
 
 /// A parsed JSON value. Objects keep their keys in document order (so tests can check that a log
 /// line's keys are sorted); numbers without a fraction or exponent that fit `Int64` are `.int`.

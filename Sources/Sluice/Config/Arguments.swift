@@ -1,5 +1,5 @@
-// The command line: GOST's flags (`-L`, `-F`, `-D`, `-DD`, `-V`, …) and Sluice's own, parsed with
-// Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`).
+// The command line: GOST's flags (`-L`, `-F`, `-C`, `-O`, `-D`, `-DD`, `-V`, …) and Sluice's own,
+// parsed with Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`).
 
 /// A command-line or configuration mistake; `message` says what is wrong and where. Exit status 2.
 public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -27,15 +27,27 @@ public enum ExitStatus: Int32, Sendable {
 
 /// What a valid command line asks for.
 public struct CommandLineOptions: Sendable, Equatable {
-    /// The configuration built from `-L` and `-F`.
+    /// The configuration to run: the `-C` files' followed by the one built from `-L` and `-F`.
     public var config: Config
     /// Threads, grace period and log level.
     public var run: RunOptions
+    /// The `-C` arguments, in order, to read again on reload (`buildConfig`).
+    public var configFiles: [String]
+    /// The part of `config` built from `-L` and `-F`.
+    public var commandLineConfig: Config
+    /// What the `-C` files contain that Sluice ignores, for the caller to log.
+    public var warnings: [ConfigWarning]
 
-    /// Memberwise.
-    public init(config: Config, run: RunOptions) {
+    /// Memberwise; without files, `commandLineConfig` is `config`.
+    public init(
+        config: Config, run: RunOptions, configFiles: [String] = [], commandLineConfig: Config? = nil,
+        warnings: [ConfigWarning] = []
+    ) {
         self.config = config
         self.run = run
+        self.configFiles = configFiles
+        self.commandLineConfig = commandLineConfig ?? config
+        self.warnings = warnings
     }
 }
 
@@ -46,6 +58,8 @@ public enum CommandLineAction: Sendable, Equatable {
     case help
     /// `-V`: print the version and exit 0.
     case version
+    /// `-O yaml|json`: print this text (the merged configuration) to stdout and exit 0.
+    case printConfig(String)
 }
 
 /// Parses the arguments after the program name, as Go's `flag.Parse` does for GOST: `-flag`,
@@ -57,8 +71,13 @@ public enum CommandLineAction: Sendable, Equatable {
 /// then the config's `log.level`. GOST gives `-D`/`-DD` precedence over the environment, and the
 /// environment over the file (`parser.Parse`); `-log-level` is Sluice's own and, as a flag, beats
 /// the environment but yields to `-D`/`-DD`.
+///
+/// `-C` files are read with `readSource` (tests pass their own) and merged before the `-L`/`-F`
+/// configuration (`buildConfig`). `-O` prints the merged configuration with that log level in
+/// `log.level`, as GOST does.
 public func parseCommandLine(
-    _ args: [String], environment: [String: String]
+    _ args: [String], environment: [String: String],
+    readSource: (String) throws(ConfigFileError) -> ConfigSource = readConfigSource
 ) throws(UsageError) -> CommandLineAction {
     var flags = FlagValues()
     var index = 0
@@ -121,10 +140,62 @@ public func parseCommandLine(
         }
         logLevel = level
     }
-    let config = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    let commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    let (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
+    if let format = flags.output {
+        var printed = config
+        if let logLevel {
+            var log = printed.log ?? LogConfig()
+            log.level = logLevel.name
+            printed.log = log
+        }
+        return .printConfig(formatConfig(printed, as: format))
+    }
     return .run(
         CommandLineOptions(
-            config: config, run: RunOptions(threads: flags.threads, grace: flags.grace, logLevel: logLevel)))
+            config: config, run: RunOptions(threads: flags.threads, grace: flags.grace, logLevel: logLevel),
+            configFiles: flags.configFiles, commandLineConfig: commandLine, warnings: warnings))
+}
+
+/// The configuration to run: every `-C` source loaded in order and merged (GOST's
+/// `mergeConfig`: services and chains appended, a later `log` wins), then the command line's.
+/// Also what a reload calls, with the `configFiles` and `commandLineConfig` of the options.
+/// A name used by two services (or two chains) is refused here, where the message can say that
+/// the command line names its own `service-<i>` and `chain-0`.
+public func buildConfig(
+    files: [String], commandLine: Config,
+    readSource: (String) throws(ConfigFileError) -> ConfigSource = readConfigSource
+) throws(UsageError) -> (Config, [ConfigWarning]) {
+    guard !files.isEmpty else { return (commandLine, []) }
+    var fileConfig = Config()
+    var warnings: [ConfigWarning] = []
+    var origin: [String: String] = [:]  // service or chain name → the file that defines it
+    for argument in files {
+        let loaded: LoadedConfig
+        do {
+            let source = try readSource(argument)
+            loaded = try loadConfig(source.bytes, format: source.format, file: source.name)
+        } catch {
+            throw UsageError(error.description)
+        }
+        for name in loaded.config.services.map({ "service " + $0.name })
+            + loaded.config.chains.map({ "chain " + $0.name })
+        {
+            if let other = origin.updateValue(argument, forKey: name) {
+                throw UsageError("\(name) is defined in \(other) and again in \(argument)")
+            }
+        }
+        fileConfig = mergeConfig(fileConfig, loaded.config)
+        warnings += loaded.warnings
+    }
+    for name in commandLine.services.map({ "service " + $0.name }) + commandLine.chains.map({ "chain " + $0.name }) {
+        if let file = origin[name] {
+            throw UsageError(
+                "\(name) is defined in \(file) and by the command line, which names its services service-0,"
+                    + " service-1, … and its chain chain-0; rename the one in \(file)")
+        }
+    }
+    return (mergeConfig(fileConfig, commandLine), warnings)
 }
 
 /// Everything the flags set, before it is checked as a whole.
@@ -137,6 +208,10 @@ private struct FlagValues {
     var threads = 0
     var grace: Int64 = 5 * GoDuration.second
     var logLevel: LogLevel?
+    /// `-C` arguments, in order.
+    var configFiles: [String] = []
+    /// `-O`: print the configuration in this format instead of running.
+    var output: DocumentFormat?
     /// Messages for GOST flags that were given but are not implemented yet, in order.
     var unsupported: [String] = []
 }
@@ -209,8 +284,16 @@ private let flagTable: [String: Flag] = [
         values.logLevel = level
         return nil
     },
-    "C": unsupported("config files (-C) are not supported yet"),
-    "O": unsupported("printing the configuration (-O) is not supported yet"),
+    // Repeatable, merged in order, as at GOST HEAD (v3.2.6 reads only the last one).
+    "C": Flag { values, text in
+        values.configFiles.append(text)
+        return nil
+    },
+    "O": Flag { values, text in
+        guard let format = DocumentFormat(rawValue: text) else { return "expected yaml or json" }
+        values.output = format
+        return nil
+    },
     "api": unsupported("the web API (-api) is not supported yet"),
     "metrics": unsupported("the metrics endpoint (-metrics) is not supported yet"),
 ]

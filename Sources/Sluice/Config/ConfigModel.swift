@@ -1,5 +1,5 @@
 // The configuration model: the subset of GOST v3's config schema (`x/config/config.go`) that Sluice
-// reads, with GOST's field names, filled from `-L`/`-F` today and from a YAML/JSON file later.
+// reads, with GOST's field names, filled from `-L`/`-F` (Arguments.swift) and from YAML/JSON files (File/).
 
 /// A whole configuration: GOST's top-level `services`, `chains` and `log`.
 public struct Config: Sendable, Equatable {

@@ -1,16 +1,20 @@
-// The `-h` text: one line per flag with its default, the -L/-F grammar, the query keys Sluice reads,
-// examples, the environment and the exit statuses.
+// The `-h` text: one line per flag with its default, the -L/-F grammar, a config file, the query keys
+// Sluice reads, examples, the environment and the exit statuses.
 
 /// The help printed for `-h`; `program` is the name to show in the examples.
 public func usageText(program: String = "sluice") -> String {
     """
     Usage: \(program) -L url [-L url ...] [-F url ...] [flags]
+           \(program) -C file [-L url ...] [flags]
 
     Sluice is a TCP port forwarder that speaks GOST v3's command line.
 
     Flags:
       -L url            a service; repeatable, named service-0, service-1, ... (default: none)
       -F url            a hop of the chain every service dials through; repeatable, in order (default: none)
+      -C file           a GOST config file: .yaml/.yml or .json, - for stdin, or inline {json}; repeatable;
+                        its services and chains come before those of -L/-F (default: none)
+      -O format         print the merged configuration (files, -L, -F) as yaml or json and exit
       -D                log at debug level (default false)
       -DD               log at trace level (default false)
       -log-level level  trace, debug, info, warning or error (default info, or $GOST_LOGGER_LEVEL)
@@ -18,7 +22,7 @@ public func usageText(program: String = "sluice") -> String {
       -grace duration   how long shutdown waits for open connections, e.g. 5s, 1m (default 5s)
       -V                print the version and exit
       -h, -help         print this help and exit
-      -C, -O, -api, -metrics are GOST flags that Sluice does not support yet.
+      -api, -metrics are GOST flags that Sluice does not support yet.
 
     Service URL (-L):
       [handler[+listener]://][user:pass@][host]:port[-endport][/target[,target...]][?key=value&...]
@@ -30,6 +34,16 @@ public func usageText(program: String = "sluice") -> String {
     Chain URL (-F):
       [connector[+dialer]://][user:pass@]host:port[,host:port...][?key=value&...]
       Connectors: http (the default) and socks5; dialer: tcp. Several addresses share one hop.
+
+    Config file (-C): GOST's schema (services, chains, log) in YAML or JSON; the query keys
+    below go in metadata maps, e.g.
+        services:
+        - name: web
+          addr: :8080
+          handler: {type: tcp, metadata: {proxyProtocol: 2}}
+          forwarder:
+            nodes: [{name: app, addr: "192.0.2.10:80"}]
+      Unknown keys are ignored with a warning. -O yaml prints what a command line is as a file.
 
     Query keys (prefix service., handler. or listener. on -L, hop., node., connector. or dialer.
     on -F to set one scope; a key without a prefix goes to all of them):

@@ -263,12 +263,14 @@ extension Session {
         // client buffer, plus a little per rewritten head) fits one pool buffer. Pipelining is
         // bounded too: past `maxPipelined` unanswered requests the client waits.
         guard input.pending.isEmpty, forward.framing.pendingResponses < Self.maxPipelined else { return .wait }
-        var fed = !forward.client.isEmpty
+        // The stream is fed even with nothing new: after a request it may already know it was the
+        // last (`Connection: close`, HTTP/1.0), which must end the connection without more bytes.
+        var fed = true
         while true {
             if fed {
                 fed = false
                 let bytes = UnsafeRawBufferPointer(
-                    start: forward.client.base! + forward.client.start, count: forward.client.count)
+                    start: forward.client.base.map { $0 + forward.client.start }, count: forward.client.count)
                 let step = forward.stream.received(bytes)
                 var taken = 0
                 switch step {
@@ -305,7 +307,7 @@ extension Session {
                     return .wait
                 }
                 if taken > 0 {
-                    fed = !forward.client.isEmpty
+                    fed = true  // the machine's contract: feed the rest at once, even if empty
                     if input.pending.count >= pool.bufferSize / 2 { return .wait }
                     continue
                 }
