@@ -405,12 +405,13 @@ def parse_response(data):
 
 async def http_forward(ctx, rng, service):
     """1-4 absolute-URI requests on one connection (sometimes pipelined): each response is the
-    origin's, which must have seen the origin-form target, no Proxy-* fields, and the exact body."""
+    origin's, which must have seen the origin-form target, no Proxy-* fields, and the exact body;
+    after a last request with `Connection: close` the connection ends."""
     port = ctx.topology.http_origin
     count = rng.randrange(1, 5)
     pipelined = rng.random() < 0.3
-    requests = [http_request(rng, port, i, service.proxy_auth, close=(i == count - 1 and rng.random() < 0.5))
-                for i in range(count)]
+    closing = rng.random() < 0.5
+    requests = [http_request(rng, port, i, service.proxy_auth, close=(closing and i == count - 1)) for i in range(count)]
     client = await Client(ctx, service).connect()
     try:
         header = proxy_source(service, rng)
@@ -434,6 +435,12 @@ async def http_forward(ctx, rng, service):
                 raise Failure(f"{service.name}: request {i} ({method} {path}, {len(body)}B, pipelined={pipelined}): "
                               f"{status!r}, x-seen {seen!r}, proxy fields {headers.get('x-seen-proxy-fields')!r}, "
                               + describe_difference(got, body))
+        if closing:
+            # The last request said `Connection: close`: the connection ends after its response.
+            await client.read_to_end(SLACK + 5)
+            if client.end is None or client.received:
+                raise Failure(f"{service.name}: after a `Connection: close` request and its response: end={client.end}, "
+                              f"{len(client.received)} more bytes")
         ctx.count("strict_ok")
     finally:
         client.close()
