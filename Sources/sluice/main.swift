@@ -20,11 +20,15 @@ do {
     exit(ExitStatus.startupFailure.rawValue)
 }
 
+var environment: [String: String] = [:]
+if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
+let arguments = Array(CommandLine.arguments.dropFirst())
+let onlineCPUs = Int(sl_online_cpus())
+
 let plan: RunPlan
+var warnings: [String] = []
 do {
-    var environment: [String: String] = [:]
-    if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
-    switch try parseCommandLine(Array(CommandLine.arguments.dropFirst()), environment: environment) {
+    switch try parseCommandLine(arguments, environment: environment) {
     case .help:
         print(usageText(), terminator: "")
         exit(ExitStatus.success.rawValue)
@@ -35,7 +39,8 @@ do {
         print(text, terminator: "")
         exit(ExitStatus.success.rawValue)
     case .run(let options):
-        plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: Int(sl_online_cpus()))
+        plan = try makeRunPlan(options.config, options: options.run, onlineCPUs: onlineCPUs)
+        warnings = options.warnings.map(\.description)
     }
 } catch {
     printError("\(error.message)")
@@ -47,8 +52,43 @@ var soft: UInt64 = 0
 var hard: UInt64 = 0
 if sl_get_nofile(&soft, &hard) == 0 && soft < hard { _ = sl_set_nofile_soft(min(hard, 1 << 20)) }
 
-let sink = LogSink()
+var logFD: Int32 = 2
+switch plan.logOutput {
+case .stderr: logFD = 2
+case .stdout: logFD = 1
+case .none: logFD = sl_open_append("/dev/null")
+case .file(let path):
+    logFD = sl_open_append(path)
+    if logFD == -1 {
+        printError("log.output \(path): \(Errno.current)")
+        exit(ExitStatus.startupFailure.rawValue)
+    }
+}
+let sink = LogSink(fd: logFD, text: plan.logText)
 let group = ReactorGroup(plan: plan, sink: sink)
+let startLogger = Logger(level: plan.logLevel, sink: sink)
+for warning in warnings {
+    startLogger.log(.warning) {
+        $0.add(.kind, .literal("service"))
+        $0.add(.msg, .text(warning))
+    }
+}
+startLogger.flush()
+// SIGHUP reads the same command line and files again. Standard input (`-C -`) cannot be read twice.
+let readsStandardInput =
+    zip(arguments, arguments.dropFirst()).contains { $0 == "-C" && $1 == "-" }
+    || arguments.contains("-C=-")
+let frozenEnvironment = environment
+group.reloadSource = { () throws(UsageError) -> (plan: RunPlan, warnings: [String]) in
+    if readsStandardInput {
+        throw UsageError("the configuration came from standard input (-C -), which cannot be read again")
+    }
+    guard case .run(let options) = try parseCommandLine(arguments, environment: frozenEnvironment) else {
+        throw UsageError("the command line no longer describes services to run")
+    }
+    let next = try makeRunPlan(options.config, options: options.run, onlineCPUs: onlineCPUs)
+    return (next, options.warnings.map(\.description))
+}
 do {
     try group.start()
 } catch {

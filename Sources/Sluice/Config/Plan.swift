@@ -75,7 +75,16 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
         }
         services.append(plan)
     }
-    return RunPlan(threads: threads, grace: options.grace, logLevel: logLevel, services: services)
+    var run = RunPlan(threads: threads, grace: options.grace, logLevel: logLevel, services: services)
+    if let log = config.log {
+        switch log.format {
+        case "", "json": break
+        case "text": run.logText = true
+        default: throw UsageError("log.format \"\(log.format)\": unknown format (use json or text)")
+        }
+        run.logOutput = LogOutput(log.output)
+    }
+    return run
 }
 
 /// The chain the service's handler dials through. A chain on an rtcp listener means binding the

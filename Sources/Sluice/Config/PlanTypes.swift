@@ -2,12 +2,17 @@
 // `makeRunPlan` from a `Config`. Nothing here is optional by accident or left to parse later.
 
 /// Everything the process runs: threads, shutdown grace, log level and the services.
-public struct RunPlan: Sendable {
+public struct RunPlan: Sendable, Equatable {
     /// Reactor threads, ≥ 1.
     public var threads: Int
     /// Shutdown grace period in nanoseconds.
     public var grace: Int64
     public var logLevel: LogLevel
+    /// Where log lines go (`log.output`): standard error (the default), standard output, nowhere,
+    /// or a file appended to.
+    public var logOutput: LogOutput = .stderr
+    /// `log.format: text` (logrus's text lines) instead of JSON.
+    public var logText = false
     public var services: [ServicePlan]
 
     /// Memberwise, for building plans directly (tests, other front ends).
@@ -16,6 +21,22 @@ public struct RunPlan: Sendable {
         self.grace = grace
         self.logLevel = logLevel
         self.services = services
+    }
+}
+
+/// Where log lines go.
+public enum LogOutput: Sendable, Equatable {
+    case stderr, stdout, none
+    case file(String)
+
+    /// GOST's `log.output`: `stderr`, `stdout`, `none`, or a path.
+    public init(_ text: String) {
+        switch text {
+        case "", "stderr": self = .stderr
+        case "stdout": self = .stdout
+        case "none": self = .none
+        default: self = .file(text)
+        }
     }
 }
 
@@ -91,7 +112,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
 }
 
 /// One listening service.
-public struct ServicePlan: Sendable {
+public struct ServicePlan: Sendable, Equatable {
     /// "service-0".
     public var name: String
     /// The bind address. An empty host binds `[::]:port` (dual-stack); `0.0.0.0:port` stays IPv4;

@@ -18,11 +18,15 @@ public final class LogSink: @unchecked Sendable {
     private var writerIdle = false
     private var wakeSent = false
     private var thread: OSThread?
+    /// Lines go out as logrus text (`log.format: text`) instead of JSON.
+    private let text: Bool
+    private var converted: [UInt8] = []
 
     /// `capacity` bounds the bytes waiting for the writer (besides the batch it is writing, so at
     /// most twice this is held); beyond it whole batches are dropped.
-    public init(fd: Int32 = 2, capacity: Int = 1 << 20) {
+    public init(fd: Int32 = 2, capacity: Int = 1 << 20, text: Bool = false) {
         self.fd = fd
+        self.text = text
         self.capacity = capacity
         pending.reserveCapacity(64 * 1024)
         thread = OSThread(name: "sluice-log") { [unowned self] in self.run() }
@@ -115,6 +119,16 @@ public final class LogSink: @unchecked Sendable {
     private var fallbackClock = LogClock()
 
     private func writeAll(_ bytes: [UInt8]) {
+        if text {
+            converted.removeAll(keepingCapacity: true)
+            bytes.withUnsafeBytes { TextFormat.convert($0, into: &converted) }
+            write(converted)
+        } else {
+            write(bytes)
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {

@@ -21,12 +21,18 @@ public enum Listeners {
     public static let backlog: Int32 = 4096
 
     /// Binds `reactors` sockets for each service. On any failure closes what it opened and throws.
-    public static func bind(_ services: [Service], reactors: Int) throws(StartupError) -> [BoundService] {
+    /// `probe` first asks whether another socket already listens on the port (a reload skips it for
+    /// ports Sluice itself holds).
+    public static func bind(
+        _ services: [Service], reactors: Int, probe: Bool = true
+    ) throws(StartupError)
+        -> [BoundService]
+    {
         var bound: [BoundService] = []
         do throws(StartupError) {
             for service in services {
                 var address = try resolveListenAddress(service.plan)
-                if address.port != 0, let error = Socket.probeBind(address) {
+                if probe, address.port != 0, let error = Socket.probeBind(address) {
                     throw StartupError(message: "\(service.plan.name): listen tcp \(address): bind: \(error)")
                 }
                 var entry = BoundService(service: service, address: address, fds: [])

@@ -9,6 +9,11 @@ public enum ReactorMessage: Sendable {
     case stopAccepting
     /// Close every session now (the grace period is over) and finish.
     case closeAll
+    /// A configuration reload: serve `listeners` from now on (sockets already listening; those this
+    /// reactor had that are not in the list are in `closing`, to close), and close what is still
+    /// open of the `retired` services (removed by the reload) once `drainDeadline` passes.
+    case replaceListeners(
+        listeners: [ListenerEntry], closing: [Int32], retired: [Service], drainDeadline: Int64)
     /// A host name lookup for dial attempt `attempt` of the session in `slot`/`generation` finished.
     case resolved(slot: UInt32, generation: UInt32, attempt: UInt32, address: SocketAddress?)
 }

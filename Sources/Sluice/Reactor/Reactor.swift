@@ -13,6 +13,14 @@ enum TokenKind: UInt64 {
     case mailbox = 3
 }
 
+/// A listening socket of one service, as a reactor is given it.
+public struct ListenerEntry: Sendable {
+    public var fd: Int32
+    public var service: Service
+    /// The address accepted sockets are local to, when the listener is not bound to a wildcard.
+    public var fixedLocal: SocketAddress?
+}
+
 /// A listening socket of one service on this reactor.
 struct ReactorListener {
     var fd: Int32
@@ -55,6 +63,8 @@ public final class Reactor: @unchecked Sendable {
     private var reserveFD: Int32
     private var lastDescriptorWarning: Int64 = 0
     private var lastRegistrationWarning: Int64 = 0
+    /// Services a reload removed, and when their last connections are closed.
+    private var retiredServices: [(services: [ObjectIdentifier], deadline: Int64)] = []
     private var registrationFailures = 0
     #if DEBUG
         /// Failures the integration tests inject (debug builds only).
@@ -64,7 +74,7 @@ public final class Reactor: @unchecked Sendable {
 
     /// Creates a reactor serving `listeners` (already bound and listening, one per service).
     init(
-        index: Int, listeners: [(fd: Int32, service: Service, fixedLocal: SocketAddress?)], logger: Logger,
+        index: Int, listeners: [ListenerEntry], logger: Logger,
         resolver: Resolver, pipeLimit: Int, onFinish: @escaping @Sendable () -> Void
     ) throws(StartupError) {
         self.index = index
@@ -198,7 +208,8 @@ public final class Reactor: @unchecked Sendable {
                 session.upstreamEvent(flags)
             }
         case TokenKind.listener.rawValue:
-            acceptConnections(index)
+            // An event queued before a reload renumbered the listeners may name a gone index.
+            if index < listeners.count { acceptConnections(index) }
         default:
             for message in mailbox.drain() { handle(message) }
         }
@@ -213,6 +224,7 @@ public final class Reactor: @unchecked Sendable {
         if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
         bufferLeasesAtLastLook = resources.buffers.leases
         timers.trim()
+        if !retiredServices.isEmpty { closeRetiredSessions() }
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its
@@ -256,11 +268,50 @@ public final class Reactor: @unchecked Sendable {
         case .closeAll:
             closeListeners()
             for case let session? in sessions { session.close(.shutdown) }
+        case .replaceListeners(let entries, let closing, let retired, let drainDeadline):
+            replaceListeners(entries, closing: closing)
+            if !retired.isEmpty { retiredServices.append((retired.map(ObjectIdentifier.init), drainDeadline)) }
         case .resolved(let slot, let generation, let attempt, let address):
             let i = Int(slot)
             if i < sessions.count, let session = sessions[i], session.generation == generation {
                 session.resolved(address, attempt: attempt)
             }
+        }
+    }
+
+    /// A reload: the new listener table. Sockets this reactor keeps get their new index as token
+    /// (EPOLL_CTL_MOD, which also reports a connection already waiting), new ones are added, and
+    /// the ones no service uses any more are closed.
+    private func replaceListeners(_ entries: [ListenerEntry], closing: [Int32]) {
+        guard accepting else {
+            // Shutting down: nothing will accept again.
+            for entry in entries where !listeners.contains(where: { $0.fd == entry.fd }) { Glibc.close(entry.fd) }
+            for fd in closing { Glibc.close(fd) }
+            return
+        }
+        let events = SL_EPOLLIN | SL_EPOLLET
+        var table: [ReactorListener] = []
+        for (i, entry) in entries.enumerated() {
+            let token = Self.token(.listener, UInt32(i), 0)
+            if listeners.contains(where: { $0.fd == entry.fd }) {
+                _ = sl_epoll_mod(epfd, entry.fd, events, token)
+            } else {
+                _ = sl_epoll_add(epfd, entry.fd, events, token)
+            }
+            table.append(ReactorListener(fd: entry.fd, service: entry.service, fixedLocal: entry.fixedLocal))
+        }
+        for fd in closing { Glibc.close(fd) }
+        listeners = table
+    }
+
+    /// Closes what is still open of services a reload removed, once their drain deadline passed.
+    private func closeRetiredSessions() {
+        let due = retiredServices.filter { $0.deadline <= now }
+        guard !due.isEmpty else { return }
+        retiredServices.removeAll { $0.deadline <= now }
+        let gone = Set(due.flatMap(\.services))
+        for case let session? in sessions where session.service.map({ gone.contains(ObjectIdentifier($0)) }) == true {
+            session.close(.shutdown)
         }
     }
 

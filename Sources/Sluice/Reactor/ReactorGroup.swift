@@ -12,6 +12,10 @@ public final class ReactorGroup: @unchecked Sendable {
     private var reactors: [Reactor] = []
     private var threads: [OSThread] = []
     private let resolver = Resolver()
+    /// The listening sockets of every service, one per reactor (replaced by reloads).
+    private var bound: [BoundService] = []
+    /// Builds the plan again from the same command line and files (SIGHUP); nil: nothing to reload.
+    public var reloadSource: (@Sendable () throws(UsageError) -> (plan: RunPlan, warnings: [String]))?
     private let finishedCount = Atomic<Int>(0)
     /// Written once by each reactor as it finishes.
     private let finishedFD: Int32
@@ -29,6 +33,7 @@ public final class ReactorGroup: @unchecked Sendable {
         let services = plan.services.enumerated().map { Service(plan: $1, index: $0) }
         let count = max(1, plan.threads)
         let bound = try Listeners.bind(services, reactors: count)
+        self.bound = bound
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
         for entry in bound {
             mainLogger.log(.info) { line in
@@ -42,9 +47,7 @@ public final class ReactorGroup: @unchecked Sendable {
         mainLogger.flush()
         let pipeLimit = Self.pipeLimit(reactors: count)
         for i in 0..<count {
-            let listeners = bound.map { entry in
-                (fd: entry.fds[i], service: entry.service, fixedLocal: Self.fixedLocal(entry.address))
-            }
+            let listeners = Self.entries(bound, reactor: i)
             let reactor = try Reactor(
                 index: i, listeners: listeners, logger: Logger(level: plan.logLevel, sink: sink),
                 resolver: resolver, pipeLimit: pipeLimit
@@ -57,6 +60,11 @@ public final class ReactorGroup: @unchecked Sendable {
             }
             threads.append(thread)
         }
+    }
+
+    /// What reactor `reactor` serves of `bound`.
+    static func entries(_ bound: [BoundService], reactor: Int) -> [ListenerEntry] {
+        bound.map { ListenerEntry(fd: $0.fds[reactor], service: $0.service, fixedLocal: fixedLocal($0.address)) }
     }
 
     /// Accepted sockets on a listener bound to one address are local to that address (saves a
@@ -108,10 +116,7 @@ public final class ReactorGroup: @unchecked Sendable {
             guard fds[0].revents != 0 else { continue }
             let signal = sl_read_signal(signals)
             if signal == SIGHUP {
-                logger.log(.warning) {
-                    $0.add(.kind, .literal("service"))
-                    $0.add(.msg, .literal("SIGHUP: configuration reload is not supported yet; ignored"))
-                }
+                if !draining { reload(logger) }
                 logger.flush()
             } else if signal == SIGINT || signal == SIGTERM {
                 if draining {
@@ -133,6 +138,86 @@ public final class ReactorGroup: @unchecked Sendable {
         for thread in threads { thread.join() }
         resolver.stop()
         return 0
+    }
+
+    // MARK: - Reload
+
+    /// SIGHUP: reads the configuration again and moves every reactor to it. Services whose listen
+    /// address stays keep their listening sockets (the port never refuses a connection); a changed
+    /// service is served by its new plan from the same sockets; a new one is bound; a removed one
+    /// stops accepting and its connections get the grace period. Open connections keep flowing
+    /// whatever changed. A configuration that does not parse, validate or bind changes nothing.
+    private func reload(_ logger: Logger) {
+        func say(_ level: LogLevel, _ text: String) {
+            logger.log(level) {
+                $0.add(.kind, .literal("service"))
+                $0.add(.msg, .text(text))
+            }
+        }
+        guard let reloadSource else { return say(.info, "SIGHUP: nothing to reload") }
+        let next: RunPlan
+        do {
+            let (plan, warnings) = try reloadSource()
+            for warning in warnings { say(.warning, warning) }
+            next = plan
+        } catch {
+            return say(.error, "reload: \(error.message); the running configuration stays")
+        }
+        var reused = Set<Int>()
+        var updated: [BoundService] = []
+        var fresh: [BoundService] = []
+        var counts = (started: 0, changed: 0, unchanged: 0)
+        for (index, plan) in next.services.enumerated() {
+            if let old = bound.indices.first(where: {
+                !reused.contains($0) && Self.sameListener(bound[$0].service.plan, plan)
+            }) {
+                reused.insert(old)
+                if bound[old].service.plan == plan {
+                    updated.append(bound[old])
+                    counts.unchanged += 1
+                } else {
+                    updated.append(
+                        BoundService(
+                            service: Service(plan: plan, index: index), address: bound[old].address, fds: bound[old].fds
+                        ))
+                    counts.changed += 1
+                }
+                continue
+            }
+            do {
+                // Sluice's own sockets may hold the port (with SO_REUSEPORT): the probe would refuse it.
+                let ownPort = bound.contains { $0.address.port == plan.listen.port }
+                let entry = try Listeners.bind(
+                    [Service(plan: plan, index: index)], reactors: reactors.count, probe: !ownPort)
+                fresh += entry
+                updated += entry
+                counts.started += 1
+            } catch {
+                for entry in fresh { for fd in entry.fds { Glibc.close(fd) } }
+                return say(.error, "reload: \(error.message); the running configuration stays")
+            }
+        }
+        let removed = bound.indices.filter { !reused.contains($0) }.map { bound[$0] }
+        let drainDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
+        for (i, reactor) in reactors.enumerated() {
+            reactor.mailbox.post(
+                .replaceListeners(
+                    listeners: Self.entries(updated, reactor: i), closing: removed.map { $0.fds[i] },
+                    retired: removed.map(\.service), drainDeadline: drainDeadline))
+        }
+        bound = updated
+        for entry in fresh {
+            say(.info, "listening on \(entry.address)/tcp (\(entry.service.plan.name))")
+        }
+        say(
+            .info,
+            "reload: \(counts.started) started, \(removed.count) stopped, \(counts.changed) changed,"
+                + " \(counts.unchanged) unchanged")
+    }
+
+    /// Whether a new plan can be served from an old plan's listening sockets.
+    static func sameListener(_ a: ServicePlan, _ b: ServicePlan) -> Bool {
+        a.listen == b.listen && a.listenHost == b.listenHost && a.listen.port != 0
     }
 
     /// Called on a reactor's thread as its loop ends.

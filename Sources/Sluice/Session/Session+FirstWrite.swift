@@ -21,18 +21,25 @@ extension Session {
         connectedAt = reactor.now
         lastActivity = connectedAt
         logConnected()
-        // The target's bytes that followed the last chain reply reach the client first, after the
-        // handler's reply.
-        if !dial.replies.isEmpty {
+        // To the client, in order: what the handshake still had to say, the handler's success
+        // reply, then the target's bytes that followed the last chain reply.
+        let reply = inbound?.handshake.successReply(bound: nil) ?? []
+        if output.pending.isEmpty {
             output.pending.release(to: pool)
-            output.pending = dial.replies
-            dial.replies = PendingBytes()
+            if !dial.replies.isEmpty {
+                output.pending = dial.replies
+                dial.replies = PendingBytes()
+            }
+            reply.withUnsafeBytes { output.pending.prepend($0, pool) }
+        } else {
+            let resources = reactor.resources
+            let fits =
+                reply.withUnsafeBytes { $0.isEmpty || output.hold($0.baseAddress!, $0.count, resources) }
+                && (dial.replies.isEmpty
+                    || output.hold(dial.replies.base! + dial.replies.start, dial.replies.count, resources))
+            guard fits else { return close(.clientError(Errno(ENOBUFS))) }
         }
         dial.replies.release(to: pool)
-        if let inbound {
-            let reply = inbound.handshake.successReply(bound: nil)
-            reply.withUnsafeBytes { output.pending.prepend($0, pool) }
-        }
         guard prepareFirstWrite() else { return }
         armTimer()
         relay()
