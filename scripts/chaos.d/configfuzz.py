@@ -3,6 +3,8 @@ flags (extreme durations and counts, bad CIDRs, port ranges, unknown keys). Each
 the configuration (exit 2, or 1 for a start-up failure) or start, carry a few connections through
 the durations it was given, and exit 0 on SIGTERM; never die of a signal or trap."""
 import asyncio
+import json
+import os
 import random
 import socket
 import time
@@ -151,12 +153,78 @@ async def poke(address, rng, family, echo):
         sock.close()
 
 
+def typed(rng, text):
+    """A setting's value as JSON: usually its text, sometimes the number, bool, null, list or
+    object a confused config writer might put there."""
+    r = rng.random()
+    if r < 0.6:
+        return text
+    if r < 0.8:
+        try:
+            number = float(text.rstrip("sm").rstrip("n")) if text else 0.0
+            return int(number) if number.is_integer() and rng.random() < 0.7 else number
+        except ValueError:
+            return text
+    return rng.choice([True, False, None, [text], {"v": text}, 1e308, -0.0, 2 ** 64, ""])
+
+
+def random_metadata(rng, keys, hostility):
+    return {key.split(".", 1)[1] if key.startswith(("handler.", "service.", "listener.")) else key:
+            typed(rng, values.pick(rng, hostility)) for key, values in rng.sample(keys, rng.randrange(0, 4))}
+
+
+def random_config_file(rng, topo, hostility, path):
+    """A GOST-schema JSON config (services, chains, log) with odd values, sometimes mutated as text;
+    written to `path`."""
+    t = lambda p: f"127.0.0.1:{p}"  # noqa: E731
+    services = []
+    for i in range(rng.randrange(1, 4)):
+        kind = rng.choice(["tcp"] * 3 + ["http", "socks5", "socks4", "auto", "rtcp", "bogus"])
+        service = {"name": f"service-{i}", "addr": rng.choice(["127.0.0.1:0"] * 8 + [":0", "[::1]:0", "127.0.0.1", "x"]),
+                   "handler": {"type": kind, "metadata": random_metadata(rng, SERVICE_KEYS + PROXY_KEYS, hostility)},
+                   "listener": {"type": rng.choice(["tcp"] * 6 + ["rtcp", "udp", ""])},
+                   "metadata": random_metadata(rng, SERVICE_KEYS, hostility)}
+        if kind in ("tcp", "rtcp") or rng.random() < 0.1:
+            nodes = [{"name": f"target-{j}", "addr": t(rng.choice([topo.echo, topo.echo, topo.refused]))}
+                     for j in range(rng.randrange(0 if rng.random() < 0.05 else 1, 4))]
+            service["forwarder"] = {"nodes": nodes, "selector": {
+                "strategy": STRATEGIES.pick(rng, hostility), "maxFails": typed(rng, INTS.pick(rng, hostility)),
+                "failTimeout": typed(rng, DURATIONS.pick(rng, hostility))}}
+        if rng.random() < 0.2:
+            service["handler"]["auth"] = {"username": "u", "password": rng.choice(["p", "", "x" * 300])}
+        if rng.random() < 0.25:
+            service["handler"]["chain"] = rng.choice(["chain-0", "chain-0", "missing"])
+        services.append(service)
+    config = {"services": services}
+    if rng.random() < 0.4:
+        connector = rng.choice(["http", "socks5"])
+        port = topo.http_c_port if connector == "http" else topo.socks_plain_port
+        config["chains"] = [{"name": "chain-0", "hops": [{"name": "hop-0", "nodes": [
+            {"name": "node-0", "addr": t(port), "connector": {"type": connector, "metadata": random_metadata(rng, NODE_KEYS, hostility)},
+             "dialer": {"type": "tcp"}}]}]}]
+    if rng.random() < 0.3:
+        config["log"] = {"level": rng.choice(["info", "debug", "error", "bogus"]), "format": rng.choice(["json", "text", "x"]),
+                         "output": "stderr"}
+    text = json.dumps(config)
+    if rng.random() < hostility * 0.4:
+        text = PP.mutate(rng, text.encode()).decode("utf-8", "replace")
+    with open(path, "w") as f:
+        f.write(text)
+
+
 async def trial(harness, rng, index):
     """One configuration; returns a failure message or None."""
     topo = harness.topology
-    args = random_arguments(rng, topo)
+    if rng.random() < 0.3:
+        path = os.path.join(harness.workdir, f"config-{index}.json")
+        random_config_file(rng, topo, rng.choice([0.15, 0.3, 0.6]), path)
+        args = ["-C", path] + (["-L", random_service(rng, topo, 0.15)] if rng.random() < 0.2 else [])
+        shown = f"{' '.join(repr(a) for a in args)} with {open(path).read()[:1500]}"
+    else:
+        args = random_arguments(rng, topo)
+        shown = " ".join(repr(a) for a in args)
     process = SluiceProcess(f"config-{index}", harness.binary, args, harness.workdir)
-    where = f"config trial {index}: sluice {' '.join(repr(a) for a in args)}"
+    where = f"config trial {index}: sluice {shown}"
     try:
         deadline = time.monotonic() + 5
         listeners = []

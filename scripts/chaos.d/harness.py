@@ -92,7 +92,7 @@ class Harness:
         self.started = time.monotonic()
         os.makedirs(self.workdir, exist_ok=True)
         for stale in os.listdir(self.workdir):
-            if stale.endswith(".log") or stale.startswith("asan-"):
+            if stale.endswith((".log", ".json")) or stale.startswith("asan-"):
                 os.unlink(os.path.join(self.workdir, stale))
         for attempt in range(3):
             self.topology = Topology(self.seed, self.binary, self.workdir, attempt)
@@ -184,7 +184,8 @@ class Harness:
         peaks = {p.name: [0, 0] for p in self.topology.processes}
 
         async def hangup():
-            # SIGHUP (reload, not supported: logged and ignored) once per round, mid-traffic.
+            # SIGHUP once per round, mid-traffic: a reload of the same command line, so every
+            # service keeps its listener and its connections.
             await asyncio.sleep(random.Random(f"{self.seed}:{index}:hup").random() * seconds)
             for p in self.topology.processes:
                 if p.alive():

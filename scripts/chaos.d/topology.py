@@ -15,12 +15,14 @@ table of what every service should do, so the clients know what to send and what
 All -F flags of one process form one chain for all its services (docs/gost-behaviour.md), so the
 two chains need processes of their own."""
 import random
+import re
 import socket
 
 import peers as P
 from sluiceproc import SluiceProcess
 
 AUTH = ("chaos", "s3cret")
+FREE_PORT = re.compile(r"(127\.0\.0\.1|\[::1\]):0(?=[/?]|$)")
 GRACE_SECONDS = 2
 
 
@@ -238,10 +240,16 @@ class Topology:
         self.by_name = {s.name: s for s in self.services}
 
     def _start_process(self, name, services, extra, threads, expected):
+        # Every service gets a fixed port (reserved below the ephemeral range): a SIGHUP reload
+        # re-reads the command line, and only a fixed address keeps its listening socket.
+        held = []
         arguments = []
         for s in services:
             if s.url:
+                s.url = FREE_PORT.sub(lambda m: self._reserve(m.group(1), held), s.url, count=1)
                 arguments += ["-L", s.url]
+        for sock in held:
+            sock.close()
         # A short grace period: the harness ends with a shutdown under load and waits for it.
         arguments += extra + ["-threads", str(threads), "-grace", f"{GRACE_SECONDS}s"]
         process = SluiceProcess(name, self.binary, arguments, self.workdir)
@@ -251,6 +259,22 @@ class Topology:
             host, _, port = address.rpartition(":")
             service.host, service.port, service.process = host.strip("[]"), int(port), process
             self.services.append(service)
+
+    def _reserve(self, host, held):
+        """`host:port` with a free port below the ephemeral range, bound in `held` until the start."""
+        low, _ = ephemeral_range()
+        family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+        for _ in range(200):
+            port = self.rng.randrange(10000, low if low > 12000 else 60000)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.bind((host.strip("[]"), port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+            return f"{host}:{port}"
+        raise RuntimeError("no free port")
 
     def stop(self):
         statuses = {p.name: p.stop() for p in self.processes}
