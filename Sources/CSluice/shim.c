@@ -3,6 +3,7 @@
 #define _GNU_SOURCE 1
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,3 +35,5 @@ ssize_t sl_splice(int fd_in, int fd_out, size_t len) {
 int sl_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
 void sl_set_thread_name(pthread_t thread, const char *name) { pthread_setname_np(thread, name); }
+
+int sl_sched_getaffinity(size_t size, void *mask) { return sched_getaffinity(0, size, (cpu_set_t *)mask); }

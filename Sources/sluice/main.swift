@@ -23,7 +23,9 @@ do {
 var environment: [String: String] = [:]
 if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
 let arguments = Array(CommandLine.arguments.dropFirst())
-let onlineCPUs = Int(sl_online_cpus())
+// One reactor per CPU the process may use (affinity mask, cgroup quota), not per CPU online: a
+// container limited to 2 CPUs on a 64-CPU host runs 2 reactors.
+let onlineCPUs = min(CPUs.available(), maxThreads)
 
 let plan: RunPlan
 var warnings: [String] = []

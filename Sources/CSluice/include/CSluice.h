@@ -5,7 +5,8 @@
 
 // This header is imported into Swift next to Glibc, so it must not define _GNU_SOURCE (clang
 // would then see two different `fd_set`s). Calls that need GNU extensions (accept4, pipe2, splice,
-// F_SETPIPE_SZ, pthread_setname_np) are declared here and defined in shim.c, which defines it.
+// F_SETPIPE_SZ, pthread_setname_np, sched_getaffinity) are declared here and defined in shim.c,
+// which defines it.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,9 @@ ssize_t sl_splice(int fd_in, int fd_out, size_t len);
 int sl_set_pipe_size(int fd, int size);
 /// `pthread_setname_np`.
 void sl_set_thread_name(pthread_t thread, const char *name);
+/// `sched_getaffinity(0, size, mask)`: this thread's CPU mask, `size` bytes of bits (a
+/// `cpu_set_t` is 128 bytes; the kernel answers EINVAL when its mask does not fit).
+int sl_sched_getaffinity(size_t size, void *mask);
 
 // MARK: sockets
 

@@ -3,7 +3,7 @@
 
 /// Process-wide settings from the command line (flags and environment).
 public struct RunOptions: Sendable, Equatable {
-    /// Reactor threads; 0 = one per online CPU.
+    /// Reactor threads; 0 = one per CPU the process may use (the caller counts them).
     public var threads: Int
     /// Shutdown grace period in nanoseconds.
     public var grace: Int64

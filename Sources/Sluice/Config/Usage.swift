@@ -18,7 +18,7 @@ public func usageText(program: String = "sluice") -> String {
       -D                log at debug level (default false)
       -DD               log at trace level (default false)
       -log-level level  trace, debug, info, warning or error (default info, or $GOST_LOGGER_LEVEL)
-      -threads n        reactor threads, 0 = one per online CPU (default 0)
+      -threads n        reactor threads, 0 = one per CPU this process may use (affinity, cgroup quota) (default 0)
       -grace duration   how long shutdown waits for open connections, e.g. 5s, 1m (default 5s)
       -V                print the version and exit
       -h, -help         print this help and exit

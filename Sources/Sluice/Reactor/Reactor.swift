@@ -59,7 +59,8 @@ public final class Reactor: @unchecked Sendable {
     public private(set) var sessionCount = 0
     private var accepting = true
     private var finished = false
-    /// A descriptor held back so that accept can still shed connections at the fd limit.
+    /// A descriptor held back so that accept can still shed connections at the fd limit (an eventfd:
+    /// it needs no file, so it exists in an empty root too).
     private var reserveFD: Int32
     private var lastDescriptorWarning: Int64 = 0
     private var lastRegistrationWarning: Int64 = 0
@@ -102,7 +103,7 @@ public final class Reactor: @unchecked Sendable {
             // Room for a scratch-full of bytes plus a PROXY header, or the largest v2 header (16 + 65535).
             buffers: BufferPool(bufferSize: scratchSize + 8192, keep: 64),
             budget: 1 << 20, spliceChunk: 56 * 1024)
-        reserveFD = sl_open_readonly("/dev/null")
+        reserveFD = sl_eventfd()
         sessions.reserveCapacity(1024)
         _ = sl_epoll_add(epfd, mailbox.fd, SL_EPOLLIN | SL_EPOLLET, Self.token(.mailbox, 0, 0))
         for (i, l) in listeners.enumerated() {
@@ -383,7 +384,7 @@ public final class Reactor: @unchecked Sendable {
             Socket.close(fd, reset: true)
             shed += 1
         }
-        reserveFD = sl_open_readonly("/dev/null")
+        reserveFD = sl_eventfd()
         if now - lastDescriptorWarning >= nanosecondsPerSecond {
             lastDescriptorWarning = now
             logger.log(.warning) {
