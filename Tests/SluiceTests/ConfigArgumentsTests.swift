@@ -160,7 +160,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
     /// Every example of the help text parses and plans (except that nothing is bound).
     @Test func helpExamplesAreValid() throws {
         let examples = usageText(program: "sluice").split(separator: "\n").filter { $0.hasPrefix("    sluice ") }
-        #expect(examples.count == 5)
+        #expect(examples.count == 6)
         for example in examples {
             let args = example.dropFirst("    sluice ".count).split(separator: " ").map {
                 String($0).replacing("\"", with: "")

@@ -142,6 +142,11 @@ static inline ssize_t sl_send_blocking(int fd, const void *buf, size_t len) {
 
 static inline ssize_t sl_recv(int fd, void *buf, size_t len) { return recv(fd, buf, len, MSG_DONTWAIT); }
 
+// TCP: MSG_TRUNC drops up to len received bytes without copying them anywhere (tcp(7)).
+static inline ssize_t sl_recv_discard(int fd, size_t len) {
+    return recv(fd, NULL, len, MSG_TRUNC | MSG_DONTWAIT);
+}
+
 static inline ssize_t sl_recv_blocking(int fd, void *buf, size_t len) { return recv(fd, buf, len, 0); }
 
 // MARK: pipes and splice

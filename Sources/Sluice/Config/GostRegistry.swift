@@ -28,6 +28,13 @@ enum GostRegistry {
         "unix", "virtual", "ws", "wss", "wt",
     ]
 
+    /// Sluice's own handlers, which GOST does not have: the built-in load-test targets. The command
+    /// line recognises them like GOST's names (instead of falling back to `auto`).
+    static let sluiceHandlers: Set<String> = ["echo", "discard", "info"]
+
+    /// Every handler name a `-L` URL or a configuration file may give: GOST's and Sluice's own.
+    static let allHandlers = handlers.union(sluiceHandlers)
+
     /// Listeners whose forward mode forces the handler to the listener's name
     /// (`buildServiceConfig`); any other listener with targets gets the `forward` handler.
     static let forwardingListeners: Set<String> = [

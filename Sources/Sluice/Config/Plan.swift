@@ -59,7 +59,8 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
             throw UsageError("service name \"\(other.name)\" is used twice")
         }
         var plan = try ServicePlanBuilder(service: service).build()
-        if let name = try chainName(service) {
+        // A built-in target dials nothing: the chain `-F` gives every service does not apply.
+        if let name = try chainName(service), !plan.handler.isBuiltin {
             if chainPlans[name] == nil {
                 guard let chain = chainConfigs[name] else {
                     throw UsageError("\(service.name): chain \"\(name)\" not found")

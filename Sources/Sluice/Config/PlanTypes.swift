@@ -82,8 +82,13 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     case http, socks4, socks5
     /// GOST's default (`-L :8080`): HTTP, SOCKS4 or SOCKS5 by the client's first byte.
     case auto
+    /// Sluice's built-in load-test targets (not in GOST): `echo` writes back what it reads,
+    /// `discard` reads and drops (then optionally sends `reply` bytes), `info` answers with a JSON
+    /// line describing the connection and its PROXY header, then echoes.
+    case echo, discard, info
 
-    /// GOST's handler type names and aliases (`socks` is SOCKS5, `socks4a` is SOCKS4).
+    /// GOST's handler type names and aliases (`socks` is SOCKS5, `socks4a` is SOCKS4), and the
+    /// built-in targets' names.
     public init?(type: String) {
         switch type {
         case "tcp": self = .tcp
@@ -92,6 +97,9 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
         case "socks4", "socks4a": self = .socks4
         case "socks5", "socks": self = .socks5
         case "auto": self = .auto
+        case "echo": self = .echo
+        case "discard": self = .discard
+        case "info": self = .info
         default: return nil
         }
     }
@@ -99,10 +107,13 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     /// Forwards to configured targets (else the client chooses).
     public var forwards: Bool { self == .tcp || self == .rtcp }
 
+    /// A built-in target: answers the client itself and dials nothing.
+    public var isBuiltin: Bool { self == .echo || self == .discard || self == .info }
+
     /// The inbound handshake of a proxy handler; nil for forwarders.
     public var inbound: InboundHandshake.Handler? {
         switch self {
-        case .tcp, .rtcp: nil
+        case .tcp, .rtcp, .echo, .discard, .info: nil
         case .http: .only(.http)
         case .socks4: .only(.socks4)
         case .socks5: .only(.socks5)
@@ -151,6 +162,17 @@ public struct ServicePlan: Sendable, Equatable {
     /// read fills the copy buffer. Off by default: on loopback and veth-style paths, copying through
     /// a cache-sized buffer measures faster (see README, Performance).
     public var splice: Bool
+    /// `discard`: bytes sent to the client after its EOF (handler metadata `reply`, e.g. `1MiB`);
+    /// 0 sends nothing.
+    public var reply: Int64
+    /// `info`: close after the JSON line (handler metadata `close`) instead of echoing.
+    public var closeAfterInfo: Bool
+    /// Open connections allowed at once over every reactor (service metadata `maxConns`); at the
+    /// limit the service stops accepting and new clients wait in the listen backlog. 0 = no limit.
+    public var maxConns: Int
+    /// The `listen()` backlog of each of the service's sockets (service metadata
+    /// `maxConns.backlog`); the kernel caps it at `net.core.somaxconn`.
+    public var listenBacklog: Int32
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(
@@ -159,7 +181,8 @@ public struct ServicePlan: Sendable, Equatable {
         targets: [TargetPlan], selector: SelectorPlan = .default, dialTimeout: Int64 = 15 * GoDuration.second,
         idleTimeout: Int64 = 0, handshakeTimeout: Int64 = 15 * GoDuration.second, receive: ProxyReceivePlan? = nil,
         sendProxyProtocol: Int = 0, retries: Int = 0,
-        chain: ChainPlan? = nil, splice: Bool = false
+        chain: ChainPlan? = nil, splice: Bool = false, reply: Int64 = 0, closeAfterInfo: Bool = false,
+        maxConns: Int = 0, listenBacklog: Int32 = ServicePlan.defaultBacklog
     ) {
         self.name = name
         self.listen = listen
@@ -178,7 +201,15 @@ public struct ServicePlan: Sendable, Equatable {
         self.retries = retries
         self.chain = chain
         self.splice = splice
+        self.reply = reply
+        self.closeAfterInfo = closeAfterInfo
+        self.maxConns = maxConns
+        self.listenBacklog = listenBacklog
     }
+
+    /// The listen backlog when `maxConns.backlog` is not set (the kernel caps it at
+    /// `net.core.somaxconn`, 4096 on current kernels).
+    public static let defaultBacklog: Int32 = 4096
 }
 
 /// A forward target.

@@ -32,6 +32,11 @@ struct ServicePlanBuilder {
         try rejectUnsupported(service.handler.metadata, keys: unsupportedHandlerKeys, context: name)
 
         let (listen, listenHost) = try listenAddress()
+        if handler.isBuiltin, let nodes = service.forwarder?.nodes, !nodes.isEmpty {
+            throw UsageError(
+                "\(name): handler \(handlerName) takes no forward targets: it answers the client itself"
+                    + " (forward to it from another service, as in -L tcp://:8000/:7000 -L \(handlerName)://:7000)")
+        }
         let targets = handler.forwards ? try self.targets(handler: handlerName) : []
         let selector = try makeSelectorPlan(service.forwarder?.selector, context: name)
         guard service.handler.retries >= 0 else {
@@ -55,6 +60,13 @@ struct ServicePlanBuilder {
         let splice = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
             try handlerMD.bool("splice")
         }
+        let reply = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
+            try handlerMD.byteSize("reply")
+        }
+        let closeAfterInfo = try readMetadata(name, scope: "handler.") { () throws(MetadataError) in
+            try handlerMD.bool("close")
+        }
+        let (maxConns, backlog) = try connectionLimit()
         let receiveVersion = try readMetadata(name) { () throws(MetadataError) in try md.int("proxyProtocol") } ?? 0
         // GOST's rtcp listener has no PROXY wrapper: service-level proxyProtocol does nothing there.
         let receive = receiveVersion > 0 && listener == "tcp" ? try receivePlan() : nil
@@ -65,8 +77,29 @@ struct ServicePlanBuilder {
             listener: listener,
             targets: targets, selector: selector, dialTimeout: dialTimeout, idleTimeout: max(idleTimeout ?? 0, 0),
             handshakeTimeout: (readTimeout ?? 0) > 0 ? readTimeout! : 15 * GoDuration.second,
-            receive: receive, sendProxyProtocol: proxyProtocolVersion(send ?? 0), retries: service.handler.retries,
-            chain: nil, splice: splice ?? false)
+            receive: receive,
+            // A built-in target dials nothing: there is no upstream to send a header to.
+            sendProxyProtocol: handler.isBuiltin ? 0 : proxyProtocolVersion(send ?? 0),
+            retries: service.handler.retries,
+            chain: nil, splice: splice ?? false, reply: reply ?? 0, closeAfterInfo: closeAfterInfo ?? false,
+            maxConns: maxConns, listenBacklog: backlog)
+    }
+
+    /// Service metadata `maxConns` (0 or more; 0 = no limit) and `maxConns.backlog` (the listen
+    /// backlog, 1 to 65535).
+    func connectionLimit() throws(UsageError) -> (Int, Int32) {
+        let md = service.metadata
+        let maxConns = try readMetadata(name) { () throws(MetadataError) in try md.int("maxConns") } ?? 0
+        guard maxConns >= 0 else {
+            throw UsageError("\(name): maxConns must be 0 (no limit) or more (got \(maxConns))")
+        }
+        let backlog =
+            try readMetadata(name) { () throws(MetadataError) in try md.int("maxConns.backlog") }
+            ?? Int(ServicePlan.defaultBacklog)
+        guard (1...65535).contains(backlog) else {
+            throw UsageError("\(name): maxConns.backlog must be between 1 and 65535 (got \(backlog))")
+        }
+        return (maxConns, Int32(backlog))
     }
 
     /// The bind address: `[::]` for an empty host, a literal as written, or a name to resolve.

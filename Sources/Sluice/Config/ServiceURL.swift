@@ -56,7 +56,7 @@ func parseServiceURL(_ text: String) throws(URLError) -> [ServiceConfig] {
     let (bindHost, bindPort) = try splitHostPort(url.host)
     let addrs = try parsePortRange(bindPort).map { joinHostPort(bindHost, $0) }
 
-    if !GostRegistry.handlers.contains(handler) { handler = "auto" }
+    if !GostRegistry.allHandlers.contains(handler) { handler = "auto" }
     if !GostRegistry.listeners.contains(listener) { listener = "tcp" }
 
     // Forward mode: the path lists targets, each may be a port range.
@@ -74,7 +74,8 @@ func parseServiceURL(_ text: String) throws(URLError) -> [ServiceConfig] {
                 throw URLError("target \"\(item)\": \(error.message)")
             }
         }
-        if handler != "relay" {
+        // A built-in target keeps its name, so the plan can say it takes no targets.
+        if handler != "relay" && !GostRegistry.sluiceHandlers.contains(handler) {
             handler = GostRegistry.forwardingListeners.contains(listener) ? listener : "forward"
         }
     }

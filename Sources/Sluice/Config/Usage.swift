@@ -30,6 +30,9 @@ public func usageText(program: String = "sluice") -> String {
       http://:8080/h:80 is a tcp forwarder. A port range (:8000-8003) starts one service per port;
       each takes the target of the same position, or all take the only one. Targets are host:port,
       [IPv6]:port or a port range; an empty host is 127.0.0.1.
+      Built-in targets for load tests (no targets of their own): echo://:7000 writes back what it
+      reads; discard://:9000 reads and drops (reply=N sends N bytes after the client's EOF);
+      info://:7001 answers with one JSON line (addresses, the PROXY header and its TLVs), then echoes.
 
     Chain URL (-F):
       [connector[+dialer]://][user:pass@]host:port[,host:port...][?key=value&...]
@@ -59,6 +62,10 @@ public func usageText(program: String = "sluice") -> String {
       handler.idleTimeout=0      close connections idle this long (default never)
       handler.splice=true        relay bulk directions with splice(2) (default: copy; faster on loopback)
       connector.timeout=15s      -F: bound on each hop's CONNECT/SOCKS5 handshake (default dialTimeout)
+      maxConns=0                 -L: at N open connections stop accepting; clients wait in the backlog
+      maxConns.backlog=4096      -L: the listen() backlog (capped by net.core.somaxconn)
+      reply=0                    discard: bytes sent after the client's EOF (4096, 64KiB, 1MiB, 10MB)
+      close=false                info: close after the JSON line instead of echoing
 
     Examples:
       Forward port 8080 to 192.0.2.10:80:
@@ -69,6 +76,8 @@ public func usageText(program: String = "sluice") -> String {
         \(program) -L "tcp://:8080/192.0.2.10:80?proxyProtocol=1"
       Send PROXY v2 headers to the target:
         \(program) -L "tcp://:8080/192.0.2.10:80?handler.proxyProtocol=2"
+      A load-test target behind a forwarder that sends PROXY v2, in one process:
+        \(program) -L "tcp://:8000/:7000?handler.proxyProtocol=2" -L "info://:7000?proxyProtocol=1"
       Forward through an HTTP proxy (CONNECT):
         \(program) -L tcp://:8080/example.com:443 -F http://user:pass@proxy.example:3128
 

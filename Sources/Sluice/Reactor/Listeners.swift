@@ -17,8 +17,9 @@ public struct BoundService {
 }
 
 public enum Listeners {
-    /// The listen backlog: the kernel caps it at `net.core.somaxconn`.
-    public static let backlog: Int32 = 4096
+    /// The default listen backlog (a service's `maxConns.backlog` sets its own): the kernel caps it
+    /// at `net.core.somaxconn`.
+    public static let backlog: Int32 = ServicePlan.defaultBacklog
 
     /// Binds `reactors` sockets for each service. On any failure closes what it opened and throws.
     /// `probe` first asks whether another socket already listens on the port (a reload skips it for
@@ -40,7 +41,8 @@ public enum Listeners {
                 for _ in 0..<reactors {
                     let fd: Int32
                     do {
-                        fd = try Socket.listen(on: address, reusePort: true, backlog: backlog)
+                        fd = try Socket.listen(
+                            on: address, reusePort: true, backlog: service.plan.listenBacklog)
                     } catch {
                         throw StartupError(message: "\(service.plan.name): listen tcp \(address): bind: \(error)")
                     }

@@ -16,6 +16,9 @@ public enum ReactorMessage: Sendable {
         listeners: [ListenerEntry], closing: [Int32], retired: [Service], drainDeadline: Int64)
     /// A host name lookup for dial attempt `attempt` of the session in `slot`/`generation` finished.
     case resolved(slot: UInt32, generation: UInt32, attempt: UInt32, address: SocketAddress?)
+    /// A connection of the service with this limit closed at its `maxConns` (or a reload raised
+    /// it): accept again where stopped.
+    case resumeAccepting(ConnectionLimit)
 }
 
 /// A reactor's inbox.

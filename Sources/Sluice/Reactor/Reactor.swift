@@ -29,6 +29,10 @@ struct ReactorListener {
     let fixedLocal: SocketAddress?
     /// Accepting stopped early (batch cap) while connections may still wait in the backlog.
     var backlogged = false
+    /// Out of epoll interest: the service is at its `maxConns`; new clients wait in the backlog.
+    var paused = false
+    /// Stopped at the limit and not yet found the backlog empty (counted in the service's limit).
+    var limited = false
 }
 
 /// An epoll event loop. All of its state belongs to its thread.
@@ -180,6 +184,11 @@ public final class Reactor: @unchecked Sendable {
                 // Wake up to trim the pools even when nothing else is scheduled.
                 timeout = timeout < 0 ? 500 : min(timeout, 500)
             }
+            if let drain = retiredServices.map(\.deadline).min() {
+                // A reload's drain deadline must come on time even on an idle reactor.
+                let wait = Int32(clamping: max(0, (drain - now + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond))
+                timeout = timeout < 0 ? wait : min(timeout, wait)
+            }
             let n = sl_epoll_wait(epfd, events, maxEvents, timeout)
             now = monotonicNanoseconds()
             if n > 0 {
@@ -187,6 +196,7 @@ public final class Reactor: @unchecked Sendable {
             }
             runReady()
             if timers.count > 0 { fireTimers() }
+            if !retiredServices.isEmpty { closeRetiredSessions() }
             if now - lastHousekeeping >= 500 * nanosecondsPerMillisecond { housekeeping() }
             logger.flush()
             if !accepting && sessionCount == 0 { finished = true }
@@ -225,7 +235,6 @@ public final class Reactor: @unchecked Sendable {
         if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
         bufferLeasesAtLastLook = resources.buffers.leases
         timers.trim()
-        if !retiredServices.isEmpty { closeRetiredSessions() }
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its
@@ -277,6 +286,10 @@ public final class Reactor: @unchecked Sendable {
             if i < sessions.count, let session = sessions[i], session.generation == generation {
                 session.resolved(address, attempt: attempt)
             }
+        case .resumeAccepting(let limit):
+            for i in listeners.indices where listeners[i].paused && listeners[i].service.limit === limit {
+                resumeAccepting(i)
+            }
         }
     }
 
@@ -294,15 +307,39 @@ public final class Reactor: @unchecked Sendable {
         var table: [ReactorListener] = []
         for (i, entry) in entries.enumerated() {
             let token = Self.token(.listener, UInt32(i), 0)
-            if listeners.contains(where: { $0.fd == entry.fd }) {
-                _ = sl_epoll_mod(epfd, entry.fd, events, token)
+            var listener = ReactorListener(fd: entry.fd, service: entry.service, fixedLocal: entry.fixedLocal)
+            if let old = listeners.first(where: { $0.fd == entry.fd }) {
+                // A socket paused at `maxConns` is out of epoll: it goes back in (ADD, not MOD).
+                if old.paused {
+                    _ = sl_epoll_add(epfd, entry.fd, events, token)
+                } else {
+                    _ = sl_epoll_mod(epfd, entry.fd, events, token)
+                }
+                carryLimitState(from: old, to: &listener)
             } else {
                 _ = sl_epoll_add(epfd, entry.fd, events, token)
             }
-            table.append(ReactorListener(fd: entry.fd, service: entry.service, fixedLocal: entry.fixedLocal))
+            table.append(listener)
+        }
+        for old in listeners where old.limited && !table.contains(where: { $0.fd == old.fd }) {
+            _ = old.service.limit?.listenerDrained()  // a removed service: nothing to log
         }
         for fd in closing { Glibc.close(fd) }
         listeners = table
+    }
+
+    /// A reload kept a socket that had stopped at `maxConns`: it tries accepting again this turn,
+    /// under the new plan's limit (which may be higher, or gone). While the service keeps its count
+    /// the pause goes on (logged once); with another limit or none, the old pause ends here.
+    private func carryLimitState(from old: ReactorListener, to new: inout ReactorListener) {
+        guard old.paused || old.limited else { return }
+        new.backlogged = true
+        guard old.limited else { return }
+        if let limit = new.service.limit, limit === old.service.limit {
+            new.limited = true
+        } else {
+            endWait(on: old.service)
+        }
     }
 
     /// Closes what is still open of services a reload removed, once their drain deadline passed.
@@ -323,23 +360,37 @@ public final class Reactor: @unchecked Sendable {
         for i in listeners.indices {
             listeners[i].fd = -1
             listeners[i].backlogged = false
+            listeners[i].paused = false
+            if listeners[i].limited {
+                listeners[i].limited = false
+                _ = listeners[i].service.limit?.listenerDrained()
+            }
         }
     }
 
     // MARK: - Accept
 
     private func acceptConnections(_ index: Int) {
-        guard accepting, listeners[index].fd >= 0 else { return }
+        guard accepting, listeners[index].fd >= 0, !listeners[index].paused else { return }
         let listener = listeners[index]
+        let limit = listener.service.limit
         listeners[index].backlogged = false
         var storage = sockaddr_storage()
         for _ in 0..<64 {
+            // `maxConns`: a slot first, so the count never passes the limit, whichever reactor accepts.
+            if let limit, !limit.tryReserve() { return pauseAccepting(index, limit) }
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let fd = sl_accept4(listener.fd, &storage, &length)
             if fd == -1 {
                 let error = Errno.current
+                limit?.release()
                 switch error {
-                case .wouldBlock: return
+                case .wouldBlock:
+                    if listeners[index].limited {
+                        listeners[index].limited = false
+                        endWait(on: listener.service)
+                    }
+                    return
                 case .interrupted, Errno(ECONNABORTED), Errno(EPROTO), Errno(EPERM): continue
                 case .tooManyOpenFiles, .tooManyOpenFilesInSystem, Errno(ENOBUFS), Errno(ENOMEM):
                     shedConnections(listener.fd, error)
@@ -357,12 +408,49 @@ public final class Reactor: @unchecked Sendable {
                 let local = listener.fixedLocal ?? Socket.localAddress(fd)
             else {
                 Glibc.close(fd)
+                limit?.release()
                 continue
             }
             Socket.setNoDelay(fd)
             startSession(fd: fd, service: listener.service, remote: remote, local: local)
         }
         listeners[index].backlogged = true
+    }
+
+    /// The service is at its `maxConns`: take the listener out of epoll (arrivals wait in the
+    /// backlog without waking anyone) until a connection of the service closes.
+    private func pauseAccepting(_ index: Int, _ limit: ConnectionLimit) {
+        listeners[index].paused = true
+        _ = sl_epoll_del(epfd, listeners[index].fd)
+        guard !listeners[index].limited else { return }
+        listeners[index].limited = true
+        guard limit.listenerStopped() else { return }
+        let service = listeners[index].service
+        logger.log(.warning) {
+            service.addServiceFields(&$0)
+            $0.add(.kind, .literal("service"))
+            $0.add(.msg, .text("maxConns reached: \(limit.limit) open; accepting paused"))
+        }
+    }
+
+    /// A connection of the service closed at the limit: watch the listener again (adding it reports
+    /// the clients already waiting) and accept what the limit allows.
+    private func resumeAccepting(_ index: Int) {
+        guard accepting, listeners[index].fd >= 0 else { return }
+        listeners[index].paused = false
+        _ = sl_epoll_add(epfd, listeners[index].fd, SL_EPOLLIN | SL_EPOLLET, Self.token(.listener, UInt32(index), 0))
+        acceptConnections(index)
+    }
+
+    /// A listener of `service` that stopped at the limit found its backlog empty: once none of the
+    /// service's listeners has clients waiting, the pause is over.
+    private func endWait(on service: Service) {
+        guard service.limit?.listenerDrained() == true else { return }
+        logger.log(.info) {
+            service.addServiceFields(&$0)
+            $0.add(.kind, .literal("service"))
+            $0.add(.msg, .literal("accepting resumed"))
+        }
     }
 
     /// At the descriptor limit the pending connections would keep the listener readable forever:
@@ -417,6 +505,7 @@ public final class Reactor: @unchecked Sendable {
             // Refused by the kernel (logged, rate-limited): this connection goes, the rest keep serving.
             Socket.close(fd, reset: true)
             release(session)
+            service.limit?.release()  // the session never started, so `release` did not see its service
             return
         }
         session.start(fd: fd, service: service, remote: remote, local: local)
@@ -427,6 +516,7 @@ public final class Reactor: @unchecked Sendable {
         sessions[Int(session.slot)] = nil
         freeSlots.append(session.slot)
         sessionCount -= 1
+        session.service?.limit?.release()
         if spareSessions.count < 1024 { spareSessions.append(session) }
     }
 }

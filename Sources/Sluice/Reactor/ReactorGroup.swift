@@ -35,15 +35,7 @@ public final class ReactorGroup: @unchecked Sendable {
         let bound = try Listeners.bind(services, reactors: count)
         self.bound = bound
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
-        for entry in bound {
-            mainLogger.log(.info) { line in
-                line.add(.handler, .escaped(entry.service.handlerText))
-                line.add(.kind, .literal("service"))
-                line.add(.listener, .escaped(entry.service.listenerText))
-                line.add(.service, .escaped(entry.service.nameText))
-                line.add(.msg, .text("listening on \(entry.address)/tcp"))
-            }
-        }
+        for entry in bound { Self.logListening(entry, mainLogger) }
         mainLogger.flush()
         let pipeLimit = Self.pipeLimit(reactors: count)
         for i in 0..<count {
@@ -54,11 +46,24 @@ public final class ReactorGroup: @unchecked Sendable {
             ) { [unowned self] in self.reactorFinished() }
             reactors.append(reactor)
         }
+        let mailboxes = reactors.map(\.mailbox)
+        for service in services { service.activate(reactors: mailboxes) }
         for reactor in reactors {
             guard let thread = OSThread(name: "sluice-\(reactor.index)", { reactor.run() }) else {
                 throw StartupError(message: "cannot start reactor thread \(reactor.index) (pthread_create)")
             }
             threads.append(thread)
+        }
+    }
+
+    /// GOST's start-up line for a service: `listening on <address>/tcp`.
+    static func logListening(_ entry: BoundService, _ logger: Logger) {
+        logger.log(.info) { line in
+            line.add(.handler, .escaped(entry.service.handlerText))
+            line.add(.kind, .literal("service"))
+            line.add(.listener, .escaped(entry.service.listenerText))
+            line.add(.service, .escaped(entry.service.nameText))
+            line.add(.msg, .text("listening on \(entry.address)/tcp"))
         }
     }
 
@@ -167,6 +172,7 @@ public final class ReactorGroup: @unchecked Sendable {
         var updated: [BoundService] = []
         var fresh: [BoundService] = []
         var counts = (started: 0, changed: 0, unchanged: 0)
+        var relisten: [(fds: [Int32], backlog: Int32)] = []
         for (index, plan) in next.services.enumerated() {
             if let old = bound.indices.first(where: {
                 !reused.contains($0) && Self.sameListener(bound[$0].service.plan, plan)
@@ -178,9 +184,13 @@ public final class ReactorGroup: @unchecked Sendable {
                 } else {
                     updated.append(
                         BoundService(
-                            service: Service(plan: plan, index: index), address: bound[old].address, fds: bound[old].fds
+                            service: Service(plan: plan, index: index, previous: bound[old].service),
+                            address: bound[old].address, fds: bound[old].fds
                         ))
                     counts.changed += 1
+                    if bound[old].service.plan.listenBacklog != plan.listenBacklog {
+                        relisten.append((bound[old].fds, plan.listenBacklog))
+                    }
                 }
                 continue
             }
@@ -198,6 +208,10 @@ public final class ReactorGroup: @unchecked Sendable {
             }
         }
         let removed = bound.indices.filter { !reused.contains($0) }.map { bound[$0] }
+        let mailboxes = reactors.map(\.mailbox)
+        for entry in updated { entry.service.activate(reactors: mailboxes) }
+        // `maxConns.backlog` changed on sockets that stay: listen() again resizes the backlog.
+        for (fds, backlog) in relisten { for fd in fds { _ = Glibc.listen(fd, backlog) } }
         let drainDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
         for (i, reactor) in reactors.enumerated() {
             reactor.mailbox.post(
@@ -206,9 +220,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     retired: removed.map(\.service), drainDeadline: drainDeadline))
         }
         bound = updated
-        for entry in fresh {
-            say(.info, "listening on \(entry.address)/tcp (\(entry.service.plan.name))")
-        }
+        for entry in fresh { Self.logListening(entry, logger) }
         say(
             .info,
             "reload: \(counts.started) started, \(removed.count) stopped, \(counts.changed) changed,"

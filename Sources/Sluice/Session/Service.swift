@@ -17,6 +17,8 @@ public final class Service: Sendable {
     public let maxAttempts: Int
     /// What a proxy handler requires of its clients and answers them with.
     public let inboundOptions: InboundOptions
+    /// The open-connection limit (`maxConns`), nil when there is none.
+    public let limit: ConnectionLimit?
     /// The names its log lines carry, escaped once.
     let handlerText: LogText
     let listenerText: LogText
@@ -24,7 +26,10 @@ public final class Service: Sendable {
     let targetNames: [LogText]
     let targetTexts: [LogText]
 
-    public init(plan: ServicePlan, index: Int) {
+    /// A service for `plan`, at `index` in the run plan. `previous`: the service it replaces on the
+    /// same listening sockets after a reload, whose connection count it continues (`activate`
+    /// gives that count the new limit once the reload is certain).
+    public init(plan: ServicePlan, index: Int, previous: Service? = nil) {
         self.plan = plan
         self.index = index
         targets = Selector(plan: plan.selector, count: plan.targets.count)
@@ -34,6 +39,13 @@ public final class Service: Sendable {
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
         let alternatives = max(plan.targets.count - 1, 0) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
         inboundOptions = InboundOptions(credentials: plan.auth)
+        if plan.maxConns <= 0 {
+            limit = nil
+        } else if let kept = previous?.limit {
+            limit = kept
+        } else {
+            limit = ConnectionLimit(limit: plan.maxConns)
+        }
         // Saturating: `retries` comes from the configuration.
         let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
         maxAttempts = overflow ? Int.max : attempts
@@ -42,6 +54,14 @@ public final class Service: Sendable {
         nameText = LogText(plan.name)
         targetNames = plan.targets.map { LogText($0.name) }
         targetTexts = plan.targets.map { LogText($0.text) }
+    }
+
+    /// Readies the service for the reactors, before they see it: its connection limit learns whom to
+    /// wake and takes this plan's `maxConns` (a limit kept from before a reload may have had another).
+    func activate(reactors mailboxes: [Mailbox]) {
+        guard let limit else { return }
+        limit.attach(mailboxes)
+        limit.update(limit: plan.maxConns)
     }
 
     /// Adds the fields every handler line of this service carries.

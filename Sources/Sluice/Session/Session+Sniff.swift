@@ -65,6 +65,7 @@ extension Session {
             }
         case .header(let header, let consumed):
             input.pending.start = headroom + consumed
+            if service.plan.handler == .info { proxyHeader = ReceivedProxyHeader(header) }
             if let source = header.source, let target = header.destination {
                 client = source.unmapped
                 originalDestination = target.unmapped

@@ -42,6 +42,8 @@ public final class Session {
     /// The original client and destination: the PROXY header's, else the real ones.
     var client = SocketAddress(.v4(IPv4Address(0)), port: 0)
     var originalDestination = SocketAddress(.v4(IPv4Address(0)), port: 0)
+    /// The received PROXY header, kept for the `info` handler only (it reports every field).
+    var proxyHeader: ReceivedProxyHeader?
     var id = SessionID(high: 0, low: 0)
     var acceptedAt: Int64 = 0
     var connectedAt: Int64 = 0
@@ -94,6 +96,7 @@ public final class Session {
 
     /// The PROXY header question is settled (or was never asked): run the handler.
     func startHandler() {
+        if service.plan.handler.isBuiltin { return startBuiltin() }
         if let handler = service.plan.handler.inbound {
             inbound = InboundState(handshake: InboundHandshake(handler: handler, options: service.inboundOptions))
             startGreeting()
@@ -115,6 +118,7 @@ public final class Session {
         local = remote
         client = remote
         originalDestination = remote
+        proxyHeader = nil
         id = SessionID(high: 0, low: 0)
         acceptedAt = 0
         connectedAt = 0
@@ -168,6 +172,7 @@ public final class Session {
     /// Pumps both directions until each is blocked, done or out of budget.
     func relay() {
         if inbound?.forward != nil { return relayHTTP() }
+        if service.plan.handler.isBuiltin { return relayBuiltin() }
         let resources = reactor.resources
         let before = input.bytesRead &+ output.bytesRead
         let inward = input.pump(from: clientFD, to: upstreamFD, resources, reverseFinished: output.isFinished)

@@ -155,6 +155,13 @@ public enum Socket {
         io(isRead: true) { sl_recv(fd, buffer, count) }
     }
 
+    /// Drops up to `count` received bytes of a TCP socket without copying them (`MSG_TRUNC`): how
+    /// many were dropped, EOF, or would-block. The corresponding C function is `recv`.
+    @inline(__always)
+    public static func discard(_ fd: Int32, _ count: Int) -> IOResult {
+        io(isRead: true) { sl_recv_discard(fd, count) }
+    }
+
     /// Writes what the socket takes without blocking (no SIGPIPE). The corresponding C function is
     /// `send`.
     @inline(__always)

@@ -8,7 +8,7 @@ enum MetadataScope: Sendable {
 
 /// How the plan reads a metadata key: the `Metadata` getter it uses.
 enum MetadataKind: Sendable {
-    case int, bool, duration, strings, map
+    case int, bool, duration, strings, map, byteSize
 }
 
 extension ConfigDecoder {
@@ -18,9 +18,12 @@ extension ConfigDecoder {
         .service: [
             ("proxyProtocol", .int), ("proxyProtocol.timeout", .duration), ("proxyProtocol.trusted", .strings),
             ("proxyProtocol.required", .bool), ("proxyProtocol.maxLength", .int), ("dialTimeout", .duration),
-            ("ignoreChain", .bool),
+            ("ignoreChain", .bool), ("maxConns", .int), ("maxConns.backlog", .int),
         ],
-        .handler: [("proxyProtocol", .int), ("idleTimeout", .duration), ("splice", .bool)],
+        .handler: [
+            ("proxyProtocol", .int), ("idleTimeout", .duration), ("splice", .bool), ("reply", .byteSize),
+            ("close", .bool),
+        ],
         .hop: [("proxyProtocol", .int)],
         .node: [("proxyProtocol", .int)],
         .connector: [("timeout", .duration), ("header", .map)],
@@ -55,6 +58,7 @@ extension ConfigDecoder {
                 case .duration: _ = try metadata.duration(key)
                 case .strings: _ = try metadata.strings(key)
                 case .map: _ = try metadata.map(key)
+                case .byteSize: _ = try metadata.byteSize(key)
                 }
             } catch {
                 throw failure(

@@ -248,7 +248,8 @@ struct ConfigDecoder {
             let p = "\(path).\(entry.key)"
             switch entry.key.lowercased() {
             case "type":
-                handler.type = try type(entry.value, p, default: "auto", known: GostRegistry.handlers, what: "handler")
+                handler.type = try type(
+                    entry.value, p, default: "auto", known: GostRegistry.allHandlers, what: "handler")
             case "chain": handler.chain = try nonEmpty(string(entry.value, p))
             case "retries": handler.retries = try int(entry.value, p)
             case "auth": handler.auth = try decodeAuth(entry.value, p)

@@ -87,5 +87,7 @@ public func mergeConfig(_ first: Config, _ second: Config) -> Config {
 /// sorted, as Go writes maps; durations are Go duration text in YAML and nanoseconds in JSON,
 /// as GOST's encoders write `time.Duration`.
 public func formatConfig(_ config: Config, as format: DocumentFormat) -> String {
-    ConfigEncoder(format: format).encode(config).formatted(as: format)
+    // GOST's JSON output (`json.Encoder.Encode`) ends with a newline, as YAML output does.
+    let text = ConfigEncoder(format: format).encode(config).formatted(as: format)
+    return text.hasSuffix("\n") ? text : text + "\n"
 }
