@@ -3,6 +3,8 @@ flags (extreme durations and counts, bad CIDRs, port ranges, unknown keys). Each
 the configuration (exit 2, or 1 for a start-up failure) or start, carry a few connections through
 the durations it was given, and exit 0 on SIGTERM; never die of a signal or trap."""
 import asyncio
+import json
+import os
 import random
 import socket
 import time
@@ -53,6 +55,7 @@ SERVICE_KEYS = [
     ("service.proxyProtocol", PROXY_VERSIONS), ("listener.proxyProtocol", INTS), ("unknown.key", OTHER),
     ("max_fails", INTS), ("fail_timeout", DURATIONS), ("handler.retries", INTS),
 ]
+PROXY_KEYS = [("handler.readTimeout", DURATIONS), ("readTimeout", DURATIONS)]
 NODE_KEYS = [("connector.timeout", DURATIONS), ("proxyProtocol", PROXY_VERSIONS), ("failTimeout", DURATIONS),
              ("maxFails", INTS), ("strategy", STRATEGIES), ("node.proxyProtocol", PROXY_VERSIONS),
              ("dialTimeout", DURATIONS)]
@@ -84,9 +87,14 @@ def random_target(rng, topo):
 
 
 def random_service(rng, topo, hostility):
+    listen = rng.choice(["127.0.0.1:0"] * 24 + ["[::1]:0", ":0", "127.0.0.1:0-0", "127.0.0.1:99999", "127.0.0.1"])
+    if rng.random() < 0.2:
+        # A proxy handler (no target: clients name their destination).
+        scheme = rng.choice(["http://", "socks5://", "socks4://", "socks4a://", "auto://", "", "http+tcp://"])
+        auth = rng.choice(["", "", "u:p@", "u:@"])
+        return f"{scheme}{auth}{listen}{random_query(rng, SERVICE_KEYS + PROXY_KEYS, hostility)}"
     scheme = rng.choice(["tcp://"] * 40 + ["", "rtcp://", "http://", "socks5://", "tcp+tcp://", "relay://", "udp://"])
     auth = "u:p@" if rng.random() < 0.05 else ""
-    listen = rng.choice(["127.0.0.1:0"] * 24 + ["[::1]:0", ":0", "127.0.0.1:0-0", "127.0.0.1:99999", "127.0.0.1"])
     target = "" if rng.random() < 0.03 else "/" + random_target(rng, topo)
     return f"{scheme}{auth}{listen}{target}{random_query(rng, SERVICE_KEYS, hostility)}"
 
@@ -118,14 +126,17 @@ def random_arguments(rng, topo):
     return args
 
 
-async def poke(address, rng, family):
-    """One connection: sometimes a valid PROXY header, some bytes, half-close or reset; read briefly."""
+async def poke(address, rng, family, echo):
+    """One connection: sometimes a valid PROXY header, then bytes, half-close or reset; read briefly.
+    The bytes start with a CONNECT to the echo target or with "x": a proxy handler then either
+    tunnels to an address literal or refuses, and no random bytes become a name to resolve."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
         await asyncio.wait_for(loop.sock_connect(sock, address), 2)
-        data = (PP.valid(rng).data if rng.random() < 0.4 else b"") + rng.randbytes(rng.randrange(0, 3000))
+        start = b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % echo if rng.random() < 0.5 else b"x"
+        data = (PP.valid(rng).data if rng.random() < 0.4 else b"") + start + rng.randbytes(rng.randrange(0, 3000))
         await loop.sock_sendall(sock, data)
         if rng.random() < 0.7:
             sock.shutdown(socket.SHUT_WR)
@@ -142,12 +153,78 @@ async def poke(address, rng, family):
         sock.close()
 
 
+def typed(rng, text):
+    """A setting's value as JSON: usually its text, sometimes the number, bool, null, list or
+    object a confused config writer might put there."""
+    r = rng.random()
+    if r < 0.6:
+        return text
+    if r < 0.8:
+        try:
+            number = float(text.rstrip("sm").rstrip("n")) if text else 0.0
+            return int(number) if number.is_integer() and rng.random() < 0.7 else number
+        except ValueError:
+            return text
+    return rng.choice([True, False, None, [text], {"v": text}, 1e308, -0.0, 2 ** 64, ""])
+
+
+def random_metadata(rng, keys, hostility):
+    return {key.split(".", 1)[1] if key.startswith(("handler.", "service.", "listener.")) else key:
+            typed(rng, values.pick(rng, hostility)) for key, values in rng.sample(keys, rng.randrange(0, 4))}
+
+
+def random_config_file(rng, topo, hostility, path):
+    """A GOST-schema JSON config (services, chains, log) with odd values, sometimes mutated as text;
+    written to `path`."""
+    t = lambda p: f"127.0.0.1:{p}"  # noqa: E731
+    services = []
+    for i in range(rng.randrange(1, 4)):
+        kind = rng.choice(["tcp"] * 3 + ["http", "socks5", "socks4", "auto", "rtcp", "bogus"])
+        service = {"name": f"service-{i}", "addr": rng.choice(["127.0.0.1:0"] * 8 + [":0", "[::1]:0", "127.0.0.1", "x"]),
+                   "handler": {"type": kind, "metadata": random_metadata(rng, SERVICE_KEYS + PROXY_KEYS, hostility)},
+                   "listener": {"type": rng.choice(["tcp"] * 6 + ["rtcp", "udp", ""])},
+                   "metadata": random_metadata(rng, SERVICE_KEYS, hostility)}
+        if kind in ("tcp", "rtcp") or rng.random() < 0.1:
+            nodes = [{"name": f"target-{j}", "addr": t(rng.choice([topo.echo, topo.echo, topo.refused]))}
+                     for j in range(rng.randrange(0 if rng.random() < 0.05 else 1, 4))]
+            service["forwarder"] = {"nodes": nodes, "selector": {
+                "strategy": STRATEGIES.pick(rng, hostility), "maxFails": typed(rng, INTS.pick(rng, hostility)),
+                "failTimeout": typed(rng, DURATIONS.pick(rng, hostility))}}
+        if rng.random() < 0.2:
+            service["handler"]["auth"] = {"username": "u", "password": rng.choice(["p", "", "x" * 300])}
+        if rng.random() < 0.25:
+            service["handler"]["chain"] = rng.choice(["chain-0", "chain-0", "missing"])
+        services.append(service)
+    config = {"services": services}
+    if rng.random() < 0.4:
+        connector = rng.choice(["http", "socks5"])
+        port = topo.http_c_port if connector == "http" else topo.socks_plain_port
+        config["chains"] = [{"name": "chain-0", "hops": [{"name": "hop-0", "nodes": [
+            {"name": "node-0", "addr": t(port), "connector": {"type": connector, "metadata": random_metadata(rng, NODE_KEYS, hostility)},
+             "dialer": {"type": "tcp"}}]}]}]
+    if rng.random() < 0.3:
+        config["log"] = {"level": rng.choice(["info", "debug", "error", "bogus"]), "format": rng.choice(["json", "text", "x"]),
+                         "output": "stderr"}
+    text = json.dumps(config)
+    if rng.random() < hostility * 0.4:
+        text = PP.mutate(rng, text.encode()).decode("utf-8", "replace")
+    with open(path, "w") as f:
+        f.write(text)
+
+
 async def trial(harness, rng, index):
     """One configuration; returns a failure message or None."""
     topo = harness.topology
-    args = random_arguments(rng, topo)
+    if rng.random() < 0.3:
+        path = os.path.join(harness.workdir, f"config-{index}.json")
+        random_config_file(rng, topo, rng.choice([0.15, 0.3, 0.6]), path)
+        args = ["-C", path] + (["-L", random_service(rng, topo, 0.15)] if rng.random() < 0.2 else [])
+        shown = f"{' '.join(repr(a) for a in args)} with {open(path).read()[:1500]}"
+    else:
+        args = random_arguments(rng, topo)
+        shown = " ".join(repr(a) for a in args)
     process = SluiceProcess(f"config-{index}", harness.binary, args, harness.workdir)
-    where = f"config trial {index}: sluice {' '.join(repr(a) for a in args)}"
+    where = f"config trial {index}: sluice {shown}"
     try:
         deadline = time.monotonic() + 5
         listeners = []
@@ -171,7 +248,7 @@ async def trial(harness, rng, index):
             host, _, port = address.rpartition(":")
             family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
             for _ in range(rng.randrange(1, 3)):
-                pokes.append(poke((host.strip("[]"), int(port)), random.Random(rng.getrandbits(64)), family))
+                pokes.append(poke((host.strip("[]"), int(port)), random.Random(rng.getrandbits(64)), family, topo.echo))
         await asyncio.gather(*pokes)
         harness.context.count("connections", len(pokes))
         await asyncio.sleep(0.2)
@@ -182,6 +259,8 @@ async def trial(harness, rng, index):
             return f"{where}: {process.describe_exit() if status is not None else 'no exit'} after SIGTERM; " \
                    f"log:\n{process.log_tail(8)}"
         harness.context.count("config_started")
+        if "lookup" in open(process.log_path, errors="replace").read():
+            return f"{where}: sluice was asked to resolve a name (the harness must send literals)"
         return None
     finally:
         if process.alive():

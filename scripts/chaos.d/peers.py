@@ -246,6 +246,71 @@ async def close_early(conn):
     await send_all(conn, GREETING)
 
 
+async def http_origin(conn):
+    """An HTTP/1.1 origin for the forwarding scenarios: answers each request with its body, and
+    `X-Seen: METHOD target` and `X-Seen-Proxy-Fields: N` (Proxy-* fields that reached it); chunked
+    when the request carries `X-Chunked: 1`; keep-alive until `Connection: close` or EOF."""
+    data = b""
+    while True:
+        while b"\r\n\r\n" not in data:
+            more = await recv_some(conn)
+            if not more:
+                return
+            data += more
+            if len(data) > 1 << 20:
+                return
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, target = (lines[0].split(" ") + ["", ""])[:2]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        proxy_fields = sum(1 for name in headers if name.startswith("proxy-"))
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                while b"\r\n" not in data:
+                    more = await recv_some(conn)
+                    if not more:
+                        return
+                    data += more
+                line, _, data = data.partition(b"\r\n")
+                size = int(line.split(b";")[0], 16)
+                while len(data) < size + 2:
+                    more = await recv_some(conn)
+                    if not more:
+                        return
+                    data += more
+                if size == 0:
+                    data = data[2:]
+                    break
+                body += data[:size]
+                data = data[size + 2:]
+        else:
+            n = int(headers.get("content-length", "0") or 0)
+            while len(data) < n:
+                more = await recv_some(conn)
+                if not more:
+                    return
+                data += more
+            body, data = data[:n], data[n:]
+        reply = ["HTTP/1.1 200 OK", f"X-Seen: {method} {target}", f"X-Seen-Proxy-Fields: {proxy_fields}"]
+        close = headers.get("connection", "").lower() == "close"
+        if close:
+            reply.append("Connection: close")
+        if headers.get("x-chunked") == "1" and body:
+            reply.append("Transfer-Encoding: chunked")
+            payload = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        else:
+            reply.append(f"Content-Length: {len(body)}")
+            payload = body
+        await send_all(conn, ("\r\n".join(reply) + "\r\n\r\n").encode() + payload)
+        if close:
+            conn.shutdown(socket.SHUT_WR)
+            return
+
+
 # ---------------------------------------------------------------------------------------------
 # Chain nodes
 

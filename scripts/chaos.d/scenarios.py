@@ -538,6 +538,12 @@ async def reset_midway(ctx, rng, service):
     client = await Client(ctx, service).connect()
     try:
         data = (header_for(rng, service).data if service.receive and rng.random() < 0.5 else b"")
+        if service.proxy:
+            # A proxy handler reads a destination from the first bytes: name the echo target by
+            # address, so no random bytes become a name to resolve.
+            data += b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % ctx.topology.echo if service.proxy in ("http", "auto") \
+                else bytes([4, 1]) + ctx.topology.echo.to_bytes(2, "big") + bytes([127, 0, 0, 1, 0]) \
+                if service.proxy == "socks4" else bytes([5, 1, 0])
         data += payload_bytes(rng, rng.randrange(0, 300_000))
         try:
             await asyncio.wait_for(client.send(data, rng, pieces=rng.randrange(1, 6)), rng.random() * 0.5)
@@ -591,7 +597,10 @@ def _services(topology, predicate):
 
 def catalogue(topology):
     """(name, weight, services, coroutine factory) for every scenario kind."""
-    sniffing = lambda s: s.receive or s.untrusted  # noqa: E731
+    # The PROXY-header scenarios expect a forwarder behind the header (a proxy handler answers
+    # the bytes after it itself): they run against forwarding services only.
+    sniffing = lambda s: (s.receive or s.untrusted) and not s.proxy  # noqa: E731
+    receiving = lambda s: s.receive and not s.proxy  # noqa: E731
     return [
         ("exchange", 40, _services(topology, lambda s: s.delivers and not s.slow), lambda c, r, s: exchange(c, r, s)),
         ("churn", 10, _services(topology, lambda s: s.delivers and not s.slow),
@@ -603,10 +612,10 @@ def catalogue(topology):
          lambda c, r, s: exchange(c, r, s, slow_reader=True)),
         ("pauses", 3, _services(topology, lambda s: s.name in ("idle-echo", "plain", "recv", "b-echo")),
          lambda c, r, s: exchange(c, r, s, pauses=True)),
-        ("truncated-then-plain", 4, _services(topology, lambda s: s.receive and s.header_timeout <= 1),
+        ("truncated-then-plain", 4, _services(topology, lambda s: receiving(s) and s.header_timeout <= 1),
          truncated_then_plain),
-        ("truncated-then-close", 3, _services(topology, lambda s: s.receive), truncated_then_close),
-        ("silent", 3, _services(topology, lambda s: s.receive and s.header_timeout <= 1), silent),
+        ("truncated-then-close", 3, _services(topology, receiving), truncated_then_close),
+        ("silent", 3, _services(topology, lambda s: receiving(s) and s.header_timeout <= 1), silent),
         ("idle-closed", 2, _services(topology, lambda s: s.target == "stall"), idle_closed),
         ("dial-fails", 4, _services(topology, lambda s: s.target in ("refused", "blackhole")), dial_fails),
         ("target-resets", 3, _services(topology, lambda s: s.target == "reset"), target_resets),

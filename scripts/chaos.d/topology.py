@@ -8,17 +8,21 @@ table of what every service should do, so the clients know what to send and what
   B  the chain `-F http://u:p@H?proxyProtocol=2 -F socks5://u:p@S,S_bad`: a recording HTTP node
      that must receive a v2 header, then a hop whose second node fails every handshake (failover).
   C  the chain `-F http://H,H_bad`: the HTTP node answers CONNECTs to some ports with garbage or
-     not at all; H_bad rejects everything (failover).
+     not at all; H_bad rejects everything (failover); SOCKS5 and HTTP proxy handlers through it.
+  D  the proxy handlers: auto, http (with and without credentials), socks5 with credentials,
+     socks4/4a, auto after a PROXY header; short readTimeouts.
 
 All -F flags of one process form one chain for all its services (docs/gost-behaviour.md), so the
 two chains need processes of their own."""
 import random
+import re
 import socket
 
 import peers as P
 from sluiceproc import SluiceProcess
 
 AUTH = ("chaos", "s3cret")
+FREE_PORT = re.compile(r"(127\.0\.0\.1|\[::1\]):0(?=[/?]|$)")
 GRACE_SECONDS = 2
 
 
@@ -42,6 +46,9 @@ class Service:
         self.hop_header = kw.get("hop_header", False)  # the first chain node records a header
         self.slow = kw.get("slow", False)  # a dial takes a timeout first (black hole, then failover)
         self.family = kw.get("family", socket.AF_INET)
+        self.proxy = kw.get("proxy", "")  # a proxy handler: auto, http, socks5 or socks4
+        self.proxy_auth = kw.get("proxy_auth")
+        self.read_timeout = kw.get("read_timeout", 15.0)
         self.process = None
         self.host = None
         self.port = None
@@ -105,6 +112,7 @@ class Topology:
         self.reset = await peers.listen(P.reset)
         self.close = await peers.listen(P.close_early)
         self.slow = await peers.listen(P.slow_echo)
+        self.http_origin = await peers.listen(P.http_origin)
         self.refused = peers.refusing_port()
         self.blackhole, hangs = peers.black_hole()
         try:
@@ -207,18 +215,41 @@ class Topology:
             Service("c-stall", f"tcp://127.0.0.1:0/{t(self.stall_tag)}?dialTimeout=500ms", "blackhole", chain="C",
                     dial_timeout=0.5),
         ]
+        # The proxy handlers: clients name their destination (the echo target, the HTTP origin).
+        creds = f"{AUTH[0]}:{AUTH[1]}@"
+        d = [
+            Service("proxy-auto", "auto://127.0.0.1:0?handler.readTimeout=2s", "proxy", proxy="auto", read_timeout=2.0),
+            Service("proxy-http", "http://127.0.0.1:0?handler.readTimeout=2s", "proxy", proxy="http", read_timeout=2.0),
+            Service("proxy-http-auth", f"http://{creds}127.0.0.1:0", "proxy", proxy="http", proxy_auth=AUTH),
+            Service("proxy-socks5-auth", f"socks5://{creds}127.0.0.1:0?handler.readTimeout=2s", "proxy", proxy="socks5",
+                    proxy_auth=AUTH, read_timeout=2.0),
+            Service("proxy-socks4", "socks4://127.0.0.1:0", "proxy", proxy="socks4"),
+            Service("proxy-auto-recv", "auto://127.0.0.1:0?proxyProtocol=1&proxyProtocol.timeout=1s", "proxy", proxy="auto",
+                    receive=True, header_timeout=1.0),
+        ]
+        c += [
+            Service("c-proxy-socks5", "socks5://127.0.0.1:0", "proxy", chain="C", proxy="socks5"),
+            Service("c-proxy-http", "http://127.0.0.1:0", "proxy", chain="C", proxy="http"),
+        ]
         for s in listen_socks:
             s.close()
         self._start_process("A", a + ranged, [], threads=2, expected=len(a) + 2)
         self._start_process("B", b, chain_b, threads=1, expected=len(b))
         self._start_process("C", c, chain_c, threads=2, expected=len(c))
+        self._start_process("D", d, [], threads=2, expected=len(d))
         self.by_name = {s.name: s for s in self.services}
 
     def _start_process(self, name, services, extra, threads, expected):
+        # Every service gets a fixed port (reserved below the ephemeral range): a SIGHUP reload
+        # re-reads the command line, and only a fixed address keeps its listening socket.
+        held = []
         arguments = []
         for s in services:
             if s.url:
+                s.url = FREE_PORT.sub(lambda m: self._reserve(m.group(1), held), s.url, count=1)
                 arguments += ["-L", s.url]
+        for sock in held:
+            sock.close()
         # A short grace period: the harness ends with a shutdown under load and waits for it.
         arguments += extra + ["-threads", str(threads), "-grace", f"{GRACE_SECONDS}s"]
         process = SluiceProcess(name, self.binary, arguments, self.workdir)
@@ -228,6 +259,22 @@ class Topology:
             host, _, port = address.rpartition(":")
             service.host, service.port, service.process = host.strip("[]"), int(port), process
             self.services.append(service)
+
+    def _reserve(self, host, held):
+        """`host:port` with a free port below the ephemeral range, bound in `held` until the start."""
+        low, _ = ephemeral_range()
+        family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
+        for _ in range(200):
+            port = self.rng.randrange(10000, low if low > 12000 else 60000)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.bind((host.strip("[]"), port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+            return f"{host}:{port}"
+        raise RuntimeError("no free port")
 
     def stop(self):
         statuses = {p.name: p.stop() for p in self.processes}
