@@ -127,7 +127,8 @@ int main(int argc, char **argv) {
     }
     if (argc - optind != 1) usage();
     int port = atoi(argv[optind]);
-    if (port < 1 || port > 65535 || buf_size < 1 || buf_size > (64u << 20) || !(max_seconds > 0 && max_seconds <= 86400))
+    if (port < 1 || port > 65535 || buf_size < 1 || buf_size > (64u << 20) ||
+        !(max_seconds > 0 && max_seconds <= 86400))
         usage();
     buf = malloc(buf_size);
     if (!buf) return 2;
