@@ -66,9 +66,8 @@ import Testing
         used.dial.attempt = 77
         used.dial.address = somewhere
         used.dial.step = .handshaking
-        used.dial.chain = ChainHandshake(steps: [
-            .init(connector: .http, target: "a:1", auth: nil, headers: [], nodeName: "n")
-        ])
+        used.dial.tunnel = ChainTunnel(
+            ChainHandshake(steps: [.init(connector: .http, target: "a:1", auth: nil, headers: [], nodeName: "n")]))
         used.deadline = 12
         used.armedTick = 14
         used.queued = true

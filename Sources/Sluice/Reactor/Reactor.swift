@@ -186,7 +186,8 @@ public final class Reactor: @unchecked Sendable {
             }
             if let drain = retiredServices.map(\.deadline).min() {
                 // A reload's drain deadline must come on time even on an idle reactor.
-                let wait = Int32(clamping: max(0, (drain - now + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond))
+                let wait = Int32(
+                    clamping: max(0, (drain - now + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond))
                 timeout = timeout < 0 ? wait : min(timeout, wait)
             }
             let n = sl_epoll_wait(epfd, events, maxEvents, timeout)

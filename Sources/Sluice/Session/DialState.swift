@@ -25,13 +25,9 @@ struct DialState {
     var attempt: UInt32 = 0
     /// The address being (or last) connected to: the target's, or the first chain node's.
     var address: SocketAddress?
-    /// The connector handshakes through the chain, while they run.
-    var chain: ChainHandshake?
-    /// Handshake bytes for the first node not yet written.
-    var requests = PendingBytes()
-    /// Bytes from the first node not yet consumed by the handshake (after it: the target's first
-    /// bytes, which reach the client first).
-    var replies = PendingBytes()
+    /// The chain handshake and its buffers, while a chain is being opened (and the target's first
+    /// bytes after it); nil without a chain.
+    var tunnel: ChainTunnel?
 
     /// Back to the start (a reused session); the buffers must have been released.
     mutating func reset() {
@@ -44,23 +40,46 @@ struct DialState {
         attempts = 0
         attempt = 0
         address = nil
-        chain = nil
-        requests = PendingBytes()
-        replies = PendingBytes()
+        tunnel = nil
     }
 
     /// Gives the handshake buffers back.
     mutating func releaseBuffers(_ r: RelayResources) {
-        requests.release(to: r.buffers)
-        replies.release(to: r.buffers)
+        tunnel?.requests.release(to: r.buffers)
+        tunnel?.replies.release(to: r.buffers)
     }
 }
 
-/// A proxy handler's side of the connection: its handshake and what the client asked for.
-struct InboundState {
+/// The connector handshakes through a chain and their bytes. A class, allocated only when a chain
+/// is dialled, so a forwarder's session does not carry its buffers.
+final class ChainTunnel: CustomStringConvertible {
+    /// The handshakes, while they run (nil once the tunnel is open).
+    var handshake: ChainHandshake?
+    /// Handshake bytes for the first node not yet written.
+    var requests = PendingBytes()
+    /// Bytes from the first node not yet consumed by the handshake (after it: the target's first
+    /// bytes, which reach the client first).
+    var replies = PendingBytes()
+
+    init(_ handshake: ChainHandshake) { self.handshake = handshake }
+
+    var description: String { "ChainTunnel(step: \(handshake?.current ?? -1))" }
+}
+
+/// A proxy handler's side of the connection: its handshake and what the client asked for. A class,
+/// allocated only for proxy handlers: its machines are several hundred bytes that a forwarder's
+/// session (one per held connection) must not carry.
+final class InboundState: CustomStringConvertible {
     var handshake: InboundHandshake
     /// The user the client named (GOST's `user` field), once known.
     var user: String?
     /// Plain HTTP proxying (absolute-form requests): requests and responses are framed.
     var forward: HTTPForwardState?
+
+    init(handshake: InboundHandshake, user: String? = nil) {
+        self.handshake = handshake
+        self.user = user
+    }
+
+    var description: String { "InboundState(\(handshake), user: \(user ?? "nil"), forward: \(forward != nil))" }
 }

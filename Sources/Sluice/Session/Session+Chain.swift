@@ -1,6 +1,6 @@
 // Session chain handshakes: once the first chain node answers TCP, its PROXY header (if it wants
 // one) and the connector handshakes (HTTP CONNECT, SOCKS5) open the tunnel hop by hop, the last
-// hop to the target. The requests wait in `dial.requests`, the replies in `dial.replies`.
+// hop to the target. The requests wait in `tunnel.requests`, the replies in `tunnel.replies`.
 import CSluice
 import Glibc
 
@@ -21,23 +21,24 @@ extension Session {
         }
         var handshake = ChainHandshake(steps: steps)
         let request = handshake.begin()
-        dial.chain = handshake
-        let first = chain.hops[0].nodes[dial.hopNodes[0]]
         let pool = reactor.resources.buffers
-        dial.requests.release(to: pool)
-        dial.requests = .lease(from: pool)
+        dial.releaseBuffers(reactor.resources)
+        let tunnel = ChainTunnel(handshake)
+        dial.tunnel = tunnel
+        let first = chain.hops[0].nodes[dial.hopNodes[0]]
+        tunnel.requests = .lease(from: pool)
         if first.proxyProtocol > 0 {
             // GOST's dialer writes the header first, then the connector talks (wire order matters).
-            dial.requests.end = writeProxyHeader(version: first.proxyProtocol, into: dial.requests.base!)
+            tunnel.requests.end = writeProxyHeader(version: first.proxyProtocol, into: tunnel.requests.base!)
         }
         // The plan bounds every request (`HTTPConnect.maxRequestLength`); check the copy anyway.
-        guard request.count <= dial.requests.room else {
+        guard request.count <= tunnel.requests.room else {
             return chainHandshakeFailed("proxy request of \(request.count) bytes is too large", step: 0)
         }
         request.withUnsafeBytes {
-            (dial.requests.base! + dial.requests.end).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+            (tunnel.requests.base! + tunnel.requests.end).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
         }
-        dial.requests.end += request.count
+        tunnel.requests.end += request.count
         dial.step = .handshaking
         setDeadline(first.connectTimeout ?? service.plan.dialTimeout)
         armTimer()
@@ -46,71 +47,74 @@ extension Session {
 
     /// Writes pending handshake bytes and reads the node's replies.
     func continueChainHandshake() {
-        guard flushRequests() else { return }
+        guard let tunnel = dial.tunnel, flushRequests(tunnel) else { return }
         let pool = reactor.resources.buffers
         while output.srcReadable {
-            if dial.replies.base == nil { dial.replies = .lease(from: pool) }
-            let room = dial.replies.room
-            guard room > 0 else { return chainHandshakeFailed("proxy reply too large", step: dial.chain?.current ?? 0) }
-            switch Socket.recv(upstreamFD, dial.replies.base! + dial.replies.end, room) {
+            if tunnel.replies.base == nil { tunnel.replies = .lease(from: pool) }
+            let room = tunnel.replies.room
+            guard room > 0 else {
+                return chainHandshakeFailed("proxy reply too large", step: tunnel.handshake?.current ?? 0)
+            }
+            switch Socket.recv(upstreamFD, tunnel.replies.base! + tunnel.replies.end, room) {
             case .bytes(let n):
-                dial.replies.end += n
+                tunnel.replies.end += n
                 output.bytesRead += Int64(n)
-                if !processReplies() { return }
+                if !processReplies(tunnel) { return }
             case .eof:
-                return chainHandshakeFailed("connection closed by \(upstreamText)", step: dial.chain?.current ?? 0)
+                return chainHandshakeFailed(
+                    "connection closed by \(upstreamText)", step: tunnel.handshake?.current ?? 0)
             case .wouldBlock: output.srcReadable = false
             case .error(let e):
-                return chainHandshakeFailed("read \(upstreamText): \(e)", step: dial.chain?.current ?? 0)
+                return chainHandshakeFailed("read \(upstreamText): \(e)", step: tunnel.handshake?.current ?? 0)
             }
         }
     }
 
-    /// Writes what `dial.requests` holds while the upstream takes it; false when the handshake
+    /// Writes what `tunnel.requests` holds while the upstream takes it; false when the handshake
     /// failed (and was handled).
-    private func flushRequests() -> Bool {
-        while !dial.requests.isEmpty && input.dstWritable {
-            switch dial.requests.sendOnce(to: upstreamFD) {
+    private func flushRequests(_ tunnel: ChainTunnel) -> Bool {
+        while !tunnel.requests.isEmpty && input.dstWritable {
+            switch tunnel.requests.sendOnce(to: upstreamFD) {
             case .bytes: continue
             case .wouldBlock, .eof: input.dstWritable = false
             case .error(let e):
-                chainHandshakeFailed("write \(upstreamText): \(e)", step: dial.chain?.current ?? 0)
+                chainHandshakeFailed("write \(upstreamText): \(e)", step: tunnel.handshake?.current ?? 0)
                 return false
             }
         }
-        if dial.requests.isEmpty { dial.requests.release(to: reactor.resources.buffers) }
+        if tunnel.requests.isEmpty { tunnel.requests.release(to: reactor.resources.buffers) }
         return true
     }
 
     /// Feeds the received bytes to the handshake; false when the handshake phase ended.
-    private func processReplies() -> Bool {
+    private func processReplies(_ tunnel: ChainTunnel) -> Bool {
         let pool = reactor.resources.buffers
-        while var handshake = dial.chain {
+        while var handshake = tunnel.handshake {
             let received = UnsafeRawBufferPointer(
-                start: dial.replies.base! + dial.replies.start, count: dial.replies.count)
+                start: tunnel.replies.base! + tunnel.replies.start, count: tunnel.replies.count)
             let event = handshake.received(received)
-            dial.chain = handshake
+            tunnel.handshake = handshake
             switch event {
             case .needMore:
                 return true
             case .send(let bytes, let consumed):
-                dial.replies.start += consumed
-                if dial.requests.base == nil { dial.requests = .lease(from: pool) }
-                guard bytes.count <= dial.requests.room else {
+                tunnel.replies.start += consumed
+                if tunnel.requests.base == nil { tunnel.requests = .lease(from: pool) }
+                guard bytes.count <= tunnel.requests.room else {
                     chainHandshakeFailed("proxy request of \(bytes.count) bytes is too large", step: handshake.current)
                     return false
                 }
                 bytes.withUnsafeBytes {
-                    (dial.requests.base! + dial.requests.end).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+                    (tunnel.requests.base! + tunnel.requests.end).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
                 }
-                dial.requests.end += bytes.count
-                guard flushRequests() else { return false }
+                tunnel.requests.end += bytes.count
+                guard flushRequests(tunnel) else { return false }
             case .established(let consumed):
-                dial.replies.start += consumed
-                if dial.replies.isEmpty { dial.replies.release(to: pool) }
+                tunnel.replies.start += consumed
+                if tunnel.replies.isEmpty { tunnel.replies.release(to: pool) }
                 // What followed the last reply is the target's first bytes: they stay in
-                // `dial.replies` and reach the client first.
-                dial.chain = nil
+                // `tunnel.replies` and reach the client first.
+                tunnel.handshake = nil
                 upstreamReady()
                 return false
             case .failed(let reason, let step):

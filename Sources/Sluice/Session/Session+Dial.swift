@@ -2,7 +2,7 @@
 // destination a proxy client asked for, and a node per chain hop), resolve names on the resolver
 // pool, connect without blocking, open the chain, and on failure mark the node and fail over to
 // another (each at most once per connection, more when `retries` allows). It ends in
-// `upstreamReady()` (connected; the target's first bytes may already wait in `dial.replies`) or in
+// `upstreamReady()` (connected; the target's first bytes may already wait in `dial.tunnel`) or in
 // `dialGaveUp` with a typed failure the handler answers.
 import CSluice
 import Glibc
@@ -180,7 +180,7 @@ extension Session {
         switch dial.step {
         case .resolving, .connecting: dialFailed("dial tcp \(upstreamText): i/o timeout", .dialTimeout)
         case .handshaking:
-            chainHandshakeFailed("connect \(upstreamText): i/o timeout", step: dial.chain?.current ?? 0)
+            chainHandshakeFailed("connect \(upstreamText): i/o timeout", step: dial.tunnel?.handshake?.current ?? 0)
         case .idle: break
         }
     }
@@ -234,7 +234,7 @@ extension Session {
         }
         dial.releaseBuffers(reactor.resources)
         dial.step = .idle
-        dial.chain = nil
+        dial.tunnel = nil
         dial.address = nil
         input.dstWritable = false
         output.srcReadable = false

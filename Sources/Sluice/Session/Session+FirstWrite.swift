@@ -15,7 +15,7 @@ extension Session {
         for (hop, node) in dial.hopNodes.enumerated() { service.hops[hop].markSuccess(node) }
         let pool = reactor.resources.buffers
         dial.step = .idle
-        dial.requests.release(to: pool)
+        dial.tunnel?.requests.release(to: pool)
         phase = .relaying
         deadline = 0
         connectedAt = reactor.now
@@ -26,20 +26,20 @@ extension Session {
         let reply = inbound?.handshake.successReply(bound: nil) ?? []
         if output.pending.isEmpty {
             output.pending.release(to: pool)
-            if !dial.replies.isEmpty {
-                output.pending = dial.replies
-                dial.replies = PendingBytes()
+            if let tunnel = dial.tunnel, !tunnel.replies.isEmpty {
+                output.pending = tunnel.replies
+                tunnel.replies = PendingBytes()
             }
             reply.withUnsafeBytes { output.pending.prepend($0, pool) }
         } else {
             let resources = reactor.resources
-            let fits =
-                reply.withUnsafeBytes { $0.isEmpty || output.hold($0.baseAddress!, $0.count, resources) }
-                && (dial.replies.isEmpty
-                    || output.hold(dial.replies.base! + dial.replies.start, dial.replies.count, resources))
+            var fits = reply.withUnsafeBytes { $0.isEmpty || output.hold($0.baseAddress!, $0.count, resources) }
+            if fits, let tunnel = dial.tunnel, !tunnel.replies.isEmpty {
+                fits = output.hold(tunnel.replies.base! + tunnel.replies.start, tunnel.replies.count, resources)
+            }
             guard fits else { return close(.clientError(Errno(ENOBUFS))) }
         }
-        dial.replies.release(to: pool)
+        dial.tunnel?.replies.release(to: pool)
         guard prepareFirstWrite() else { return }
         armTimer()
         relay()

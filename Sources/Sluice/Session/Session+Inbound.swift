@@ -73,11 +73,10 @@ extension Session {
 
     /// Feeds the unconsumed client bytes to the handshake and carries out its answer.
     private func advanceHandshake() -> GreetingProgress {
-        guard var state = inbound else { return .ended }
+        guard let state = inbound else { return .ended }
         let bytes = UnsafeRawBufferPointer(
             start: input.pending.base.map { $0 + input.pending.start }, count: input.pending.count)
         let step = state.handshake.received(bytes)
-        inbound = state
         noteInboundProtocol()
         switch step {
         case .needMore:
