@@ -110,7 +110,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
         (["-C", "/nonexistent/gost.yaml"], "/nonexistent/gost.yaml: cannot open: no such file or directory"),
         (["-O", "xml"], "invalid value \"xml\" for flag -O: expected yaml or json"),
         (["-api", ":18080"], "the web API (-api) is not supported yet"),
-        (["-metrics", ":9000"], "the metrics endpoint (-metrics) is not supported yet"),
+        (["-L", ":1", "-metrics", ""], "-metrics \"\": empty URL"),
         (["-L", ":1", "foo"], "unexpected argument \"foo\" (every setting is a flag: see -h)"),
         (["-L", ":1", "-"], "unexpected argument \"-\" (every setting is a flag: see -h)"),
         (

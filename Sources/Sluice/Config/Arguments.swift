@@ -141,7 +141,8 @@ public func parseCommandLine(
         logLevel = level
     }
     let commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
-    let (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
+    var (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
+    config = try applyMetricsSettings(config, flag: flags.metrics, environment: environment)
     if let format = flags.output {
         var printed = config
         if let logLevel {
@@ -212,6 +213,8 @@ private struct FlagValues {
     var configFiles: [String] = []
     /// `-O`: print the configuration in this format instead of running.
     var output: DocumentFormat?
+    /// `-metrics`: the metrics endpoint's address (and credentials, path).
+    var metrics: String?
     /// Messages for GOST flags that were given but are not implemented yet, in order.
     var unsupported: [String] = []
 }
@@ -295,5 +298,8 @@ private let flagTable: [String: Flag] = [
         return nil
     },
     "api": unsupported("the web API (-api) is not supported yet"),
-    "metrics": unsupported("the metrics endpoint (-metrics) is not supported yet"),
+    "metrics": Flag { values, text in
+        values.metrics = text
+        return nil
+    },
 ]

@@ -82,6 +82,9 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     case http, socks4, socks5
     /// GOST's default (`-L :8080`): HTTP, SOCKS4 or SOCKS5 by the client's first byte.
     case auto
+    /// The metrics and health endpoint (`-metrics`, `metrics:`, `-L metrics://`): Prometheus text
+    /// on its path, `/healthz`, `/readyz`.
+    case metrics
 
     /// GOST's handler type names and aliases (`socks` is SOCKS5, `socks4a` is SOCKS4).
     public init?(type: String) {
@@ -92,6 +95,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
         case "socks4", "socks4a": self = .socks4
         case "socks5", "socks": self = .socks5
         case "auto": self = .auto
+        case "metrics": self = .metrics
         default: return nil
         }
     }
@@ -102,7 +106,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     /// The inbound handshake of a proxy handler; nil for forwarders.
     public var inbound: InboundHandshake.Handler? {
         switch self {
-        case .tcp, .rtcp: nil
+        case .tcp, .rtcp, .metrics: nil
         case .http: .only(.http)
         case .socks4: .only(.socks4)
         case .socks5: .only(.socks5)
@@ -151,6 +155,9 @@ public struct ServicePlan: Sendable, Equatable {
     /// read fills the copy buffer. Off by default: on loopback and veth-style paths, copying through
     /// a cache-sized buffer measures faster (see README, Performance).
     public var splice: Bool
+    /// `metrics` handler: the path the exposition is served on (`metrics.path`, handler metadata
+    /// `path`).
+    public var metricsPath = MetricsEndpoint.defaultPath
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(

@@ -60,6 +60,7 @@ public final class ReactorGroup: @unchecked Sendable {
             }
             threads.append(thread)
         }
+        MetricsHub.shared.started(plan, reactors: count)
     }
 
     /// What reactor `reactor` serves of `bound`.
@@ -124,6 +125,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     graceDeadline = Int64.max
                 } else {
                     draining = true
+                    MetricsHub.shared.beginDraining()  // /readyz fails before any listener closes
                     graceDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
                     logger.log(.info) {
                         $0.add(.kind, .literal("service"))
@@ -206,6 +208,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     retired: removed.map(\.service), drainDeadline: drainDeadline))
         }
         bound = updated
+        MetricsHub.shared.planChanged(next)
         for entry in fresh {
             say(.info, "listening on \(entry.address)/tcp (\(entry.service.plan.name))")
         }

@@ -17,6 +17,8 @@ public final class Service: Sendable {
     public let maxAttempts: Int
     /// What a proxy handler requires of its clients and answers them with.
     public let inboundOptions: InboundOptions
+    /// The metrics rows its connections count in (and the endpoint's settings, for `metrics`).
+    public let metricRows: ServiceMetricsRows
     /// The names its log lines carry, escaped once.
     let handlerText: LogText
     let listenerText: LogText
@@ -34,6 +36,7 @@ public final class Service: Sendable {
         parser = plan.receive.flatMap { plan.listener == "rtcp" ? nil : ProxyParser(maxV2Length: $0.maxV2Length) }
         let alternatives = max(plan.targets.count - 1, 0) + hopPlans.reduce(0) { $0 + $1.nodes.count - 1 }
         inboundOptions = InboundOptions(credentials: plan.auth)
+        metricRows = MetricsHub.shared.rows(for: plan)
         // Saturating: `retries` comes from the configuration.
         let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
         maxAttempts = overflow ? Int.max : attempts

@@ -143,6 +143,7 @@ extension Session {
             }
         }
         Socket.setNoDelay(fd)
+        noteConnectStarted()
         if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: dial.attempt) {
             Socket.close(fd)
             return .failed("dial tcp \(address): epoll_ctl: \(error)", .localError(error), local: true)
@@ -196,6 +197,7 @@ extension Session {
     private func markDialedNodeFailed() {
         if service.plan.chain != nil {
             markNodeFailed(hop: 0)
+            noteChainError()
         } else {
             markTargetFailed()
         }
