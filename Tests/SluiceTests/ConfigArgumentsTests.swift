@@ -149,7 +149,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
             "sluice -L tcp://:8080/192.0.2.10:80\n", "?strategy=fifo&maxFails=3&failTimeout=30s",
             "sluice -L \"tcp://:8080/192.0.2.10:80?proxyProtocol=1\"",
             "sluice -L \"tcp://:8080/192.0.2.10:80?handler.proxyProtocol=2\"", "-F http://user:pass@proxy.example:3128",
-            "0 ok", "1 start-up failure", "2 usage error",
+            "0 ok", "1 start-up failure", "2 usage error", "  -metrics addr ", "sluice -L tcp://:8080/192.0.2.10:80 -metrics :9000",
         ] {
             #expect(text.contains(line), "help text lacks \(line)")
         }
@@ -160,7 +160,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
     /// Every example of the help text parses and plans (except that nothing is bound).
     @Test func helpExamplesAreValid() throws {
         let examples = usageText(program: "sluice").split(separator: "\n").filter { $0.hasPrefix("    sluice ") }
-        #expect(examples.count == 5)
+        #expect(examples.count == 6)
         for example in examples {
             let args = example.dropFirst("    sluice ".count).split(separator: " ").map {
                 String($0).replacing("\"", with: "")

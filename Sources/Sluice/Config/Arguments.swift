@@ -1,5 +1,5 @@
 // The command line: GOST's flags (`-L`, `-F`, `-C`, `-O`, `-D`, `-DD`, `-V`, …) and Sluice's own,
-// parsed with Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`).
+// parsed with Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`, `GOST_METRICS`).
 
 /// A command-line or configuration mistake; `message` says what is wrong and where. Exit status 2.
 public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
