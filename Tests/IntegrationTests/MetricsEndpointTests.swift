@@ -9,7 +9,9 @@ import Testing
 extension SluiceProcess {
     /// Starts sluice with `arguments` and `-metrics 127.0.0.1:0` (`metrics` extra flags included);
     /// the endpoint is the last of `services + 1` listeners.
-    static func withMetrics(_ arguments: [String], services: Int, metrics: String = "127.0.0.1:0") throws
+    static func withMetrics(
+        _ arguments: [String], services: Int, metrics: String = "127.0.0.1:0"
+    ) throws
         -> SluiceProcess
     {
         try start(arguments + ["-metrics", metrics], expectListeners: services + 1)
@@ -194,7 +196,8 @@ extension Integration {
 
             let final = try sluice.waitForMetrics(path: "/custom") { s in
                 s.int("gost_chain_errors_total", [("chain", "dead")]) == 1
-                    && s.int("gost_chain_node_connect_duration_seconds_count", [("chain", "live"), ("node", "proxy-a")])
+                    && s.int(
+                        "gost_chain_node_connect_duration_seconds_count", [("chain", "live"), ("node", "proxy-a")])
                         == 1
             }
             #expect(final.met, "\(final.samples.values.filter { $0.key.hasPrefix("gost_chain") })")

@@ -66,11 +66,14 @@ extension Integration {
                 while !stop.value && !deadline.hasPassed && refusedSeen < 10 {
                     var start = Monotonic.now
                     let status = (try? HTTPExchange.request(metrics, "/readyz", timeout: .seconds(5)))?.status ?? 0
-                    probes.withLock { $0.append(Probe(kind: .readiness, start: start, end: Monotonic.now, result: status)) }
+                    probes.withLock {
+                        $0.append(Probe(kind: .readiness, start: start, end: Monotonic.now, result: status))
+                    }
                     start = Monotonic.now
                     let accepted = !Integration.ForwardingTests.Shutdown.connectRefused(forward)
                     probes.withLock {
-                        $0.append(Probe(kind: .forwardConnect, start: start, end: Monotonic.now, result: accepted ? 1 : 0))
+                        $0.append(
+                            Probe(kind: .forwardConnect, start: start, end: Monotonic.now, result: accepted ? 1 : 0))
                     }
                     if !accepted { refusedSeen += 1 }
                 }
@@ -185,12 +188,17 @@ extension Integration {
                     var i = 0
                     while !done.value && !deadline.hasPassed && i < 300 {
                         defer { i += 1 }
-                        guard let client = try? TestConnection.connect(to: metrics, timeout: .seconds(5)) else { continue }
+                        guard let client = try? TestConnection.connect(to: metrics, timeout: .seconds(5)) else {
+                            continue
+                        }
                         _ = sent.add()
                         switch (i + worker) % 6 {
                         case 0: try? client.sendAll("\u{1}\u{2}garbage\r\n\r\n")
-                        case 1: try? client.sendAll("GET /metrics HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "z", count: 10_000))
-                        case 2: try? client.sendAll("DELETE /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde")
+                        case 1:
+                            try? client.sendAll(
+                                "GET /metrics HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "z", count: 10_000))
+                        case 2:
+                            try? client.sendAll("DELETE /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde")
                         case 3:
                             try? client.sendAll("GET /metr")
                             client.reset()

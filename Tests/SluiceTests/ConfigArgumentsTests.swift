@@ -149,7 +149,8 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
             "sluice -L tcp://:8080/192.0.2.10:80\n", "?strategy=fifo&maxFails=3&failTimeout=30s",
             "sluice -L \"tcp://:8080/192.0.2.10:80?proxyProtocol=1\"",
             "sluice -L \"tcp://:8080/192.0.2.10:80?handler.proxyProtocol=2\"", "-F http://user:pass@proxy.example:3128",
-            "0 ok", "1 start-up failure", "2 usage error", "  -metrics addr ", "sluice -L tcp://:8080/192.0.2.10:80 -metrics :9000",
+            "0 ok", "1 start-up failure", "2 usage error", "  -metrics addr ",
+            "sluice -L tcp://:8080/192.0.2.10:80 -metrics :9000",
         ] {
             #expect(text.contains(line), "help text lacks \(line)")
         }

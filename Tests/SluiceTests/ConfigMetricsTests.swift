@@ -18,7 +18,8 @@ import Testing
             (":9000", MetricsConfig(addr: ":9000")),
             ("127.0.0.1:9000?path=/m", MetricsConfig(addr: "127.0.0.1:9000", path: "/m")),
             (
-                "u:p%40ss@[::1]:9000?path=/stats", MetricsConfig(
+                "u:p%40ss@[::1]:9000?path=/stats",
+                MetricsConfig(
                     addr: "[::1]:9000", path: "/stats", auth: AuthConfig(username: "u", password: "p@ss"))
             ),
             ("metrics://:9000", MetricsConfig(addr: ":9000")),
@@ -57,7 +58,10 @@ import Testing
 
     @Test(
         arguments: [
-            ("metrics: {path: /m}", "gost.yaml:1:10: metrics: missing addr, the host:port to listen on (e.g. \":9000\")"),
+            (
+                "metrics: {path: /m}",
+                "gost.yaml:1:10: metrics: missing addr, the host:port to listen on (e.g. \":9000\")"
+            ),
             ("metrics: {addr: \":1\", auther: a}", "gost.yaml:1:23: metrics.auther is not supported yet"),
             ("metrics: [1]", "gost.yaml:1:10: metrics: expected a mapping, found a list"),
         ])
@@ -89,10 +93,14 @@ import Testing
         #expect(endpoint.targets.isEmpty)
         #expect(plan.services[0].metricsPath == "/metrics")
 
-        let file = "{\"services\":[{\"name\":\"metrics\",\"addr\":\":1\",\"handler\":{\"type\":\"tcp\"},"
+        let file =
+            "{\"services\":[{\"name\":\"metrics\",\"addr\":\":1\",\"handler\":{\"type\":\"tcp\"},"
             + "\"forwarder\":{\"nodes\":[{\"name\":\"t\",\"addr\":\"h:80\"}]}}]}"
         let named = try Self.options(["-C", file, "-metrics", ":9000"])
-        #expect(try makeRunPlan(named.config, options: named.run, onlineCPUs: 1).services.map(\.name) == ["metrics", "metrics-1"])
+        #expect(
+            try makeRunPlan(named.config, options: named.run, onlineCPUs: 1).services.map(\.name) == [
+                "metrics", "metrics-1",
+            ])
     }
 
     @Test func serviceForm() throws {
@@ -105,7 +113,10 @@ import Testing
     @Test(
         arguments: [
             (["-metrics", ":8000"], "metrics: listen address :8000 is already used by service-0 (:8000)"),
-            (["-metrics", ":9000?path=metrics"], "metrics: metrics path \"metrics\" must start with / and hold no spaces, ? or # (e.g. /metrics)"),
+            (
+                ["-metrics", ":9000?path=metrics"],
+                "metrics: metrics path \"metrics\" must start with / and hold no spaces, ? or # (e.g. /metrics)"
+            ),
             (["-metrics", "host.invalid:x"], "metrics: listen address \"host.invalid:x\": invalid port \"x\""),
             (["-metrics", "user@"], "-metrics \"user@\": missing address (e.g. :9000)"),
         ])

@@ -5,13 +5,17 @@ import Testing
 @testable import Sluice
 
 @Suite struct MetricsEndpointUnitTests {
-    static func step(_ text: String, _ endpoint: MetricsEndpoint = MetricsEndpoint(), ready: Bool = true)
+    static func step(
+        _ text: String, _ endpoint: MetricsEndpoint = MetricsEndpoint(), ready: Bool = true
+    )
         -> MetricsEndpoint.Step
     {
         Array(text.utf8).withUnsafeBytes { endpoint.received($0, ready: ready) }
     }
 
-    static func reply(_ text: String, _ endpoint: MetricsEndpoint = MetricsEndpoint(), ready: Bool = true)
+    static func reply(
+        _ text: String, _ endpoint: MetricsEndpoint = MetricsEndpoint(), ready: Bool = true
+    )
         -> MetricsEndpoint.Reply?
     {
         guard case .reply(let reply) = step(text, endpoint, ready: ready) else { return nil }

@@ -30,7 +30,8 @@ import Testing
 
     @Test(
         arguments: [
-            ("service-0", "service-0"), ("a\"b", "a\\\"b"), ("back\\slash", "back\\\\slash"), ("two\nlines", "two\\nlines"),
+            ("service-0", "service-0"), ("a\"b", "a\\\"b"), ("back\\slash", "back\\\\slash"),
+            ("two\nlines", "two\\nlines"),
             ("ünïcode", "ünïcode"),
         ])
     func labelValueEscaping(name: String, escaped: String) {

@@ -16,7 +16,9 @@ public final class HTTPClientConnection: @unchecked Sendable {
     }
 
     /// Connects to `address`.
-    public static func connect(to address: SocketAddress, timeout: Duration = .seconds(10)) throws
+    public static func connect(
+        to address: SocketAddress, timeout: Duration = .seconds(10)
+    ) throws
         -> HTTPClientConnection
     {
         HTTPClientConnection(try TestConnection.connect(to: address, timeout: timeout))

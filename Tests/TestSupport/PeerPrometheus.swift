@@ -58,7 +58,8 @@ public final class PrometheusPeer: @unchecked Sendable {
     /// The value of the first series `expression` returns (an instant vector), nil when none (or
     /// while the server starts).
     public func value(_ expression: String) throws -> Double? {
-        guard let answer = try query(expression), answer["status"]?.string == "success", let first = answer["data"]?["result"]?[0],
+        guard let answer = try query(expression), answer["status"]?.string == "success",
+            let first = answer["data"]?["result"]?[0],
             let text = first["value"]?[1]?.string
         else { return nil }
         return Double(text)
@@ -82,6 +83,7 @@ public enum Promtool {
         defer { directory.remove() }
         let file = try directory.write("metrics.txt", text)
         // promtool reads the exposition from standard input only.
-        return try runProcess("/bin/sh", ["-c", "exec \"$0\" check metrics < \"$1\"", binary, file], timeout: .seconds(60))
+        return try runProcess(
+            "/bin/sh", ["-c", "exec \"$0\" check metrics < \"$1\"", binary, file], timeout: .seconds(60))
     }
 }

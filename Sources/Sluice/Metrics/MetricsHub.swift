@@ -158,14 +158,9 @@ public final class MetricsHub: @unchecked Sendable {
                 return ServiceMetricsRows(service: service, chain: -1, firstHopNodes: [], endpoint: endpoint)
             }
             let chain = catalog.chain(chainPlan.name)
-            // Every node gets its row now, so the series exist (at 0) before the first connection.
-            var first: [Int] = []
-            for (hop, hopPlan) in chainPlan.hops.enumerated() {
-                for node in hopPlan.nodes {
-                    let row = catalog.node(chain: chain, node.name)
-                    if hop == 0 { first.append(row) }
-                }
-            }
+            // The first hop's nodes (the ones timed) get their rows now, so their series exist (at 0)
+            // before the first connection.
+            let first = (chainPlan.hops.first?.nodes ?? []).map { catalog.node(chain: chain, $0.name) }
             return ServiceMetricsRows(service: service, chain: chain, firstHopNodes: first, endpoint: endpoint)
         }
     }

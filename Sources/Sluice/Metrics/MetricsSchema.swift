@@ -51,6 +51,9 @@ public enum ProxyHeaderOutcome: Int, CaseIterable, Sendable {
     /// The peer is outside `proxyProtocol.trusted`: its bytes were relayed untouched.
     case untrusted
 
+    /// Every outcome in row order (`allCases` would build a new array on each call).
+    static let all: [ProxyHeaderOutcome] = [.v1, .v2, .none, .invalid, .untrusted]
+
     /// The `outcome` label value.
     public var label: StaticString {
         switch self {

@@ -5,7 +5,8 @@ extension [UInt8] {
     /// Appends the bytes of a constant.
     @inline(__always)
     mutating func append(_ text: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        // `withUTF8Buffer` also serves a one-scalar literal, which may not be stored as a pointer.
+        text.withUTF8Buffer { append(contentsOf: $0) }
     }
 
     /// Appends `value` in decimal.
@@ -139,7 +140,8 @@ extension MetricsSnapshot {
         writer.family("gost_services", "gauge", "Current number of services")
         writer.sample("gost_services", self.services)
 
-        serviceCounter(&writer, "gost_service_requests_total", "counter", "Total number of requests", ServiceRow.requests)
+        serviceCounter(
+            &writer, "gost_service_requests_total", "counter", "Total number of requests", ServiceRow.requests)
         serviceCounter(
             &writer, "gost_service_requests_in_flight", "gauge", "Current in-flight requests", ServiceRow.inFlight)
         if !services.isEmpty {
@@ -202,7 +204,7 @@ extension MetricsSnapshot {
                 "sluice_proxy_headers_received_total", "counter",
                 "PROXY protocol header checks on receiving services, by outcome")
             for (slot, name) in services.enumerated() {
-                for outcome in ProxyHeaderOutcome.allCases {
+                for outcome in ProxyHeaderOutcome.all {
                     writer.begin("sluice_proxy_headers_received_total")
                     writer.label("service", name, first: true)
                     writer.label("outcome", outcome.label, first: false)
