@@ -20,9 +20,9 @@ extension SluiceProcess {
     /// The metrics endpoint: the last listener.
     var metricsAddress: SocketAddress { address(listeners.count - 1) }
 
-    /// One scrape of `path`.
-    func scrape(_ path: String = "/metrics") throws -> ExpositionSamples {
-        let response = try HTTPExchange.request(metricsAddress, path)
+    /// One scrape of `path` (of the endpoint at `address`, by default the last listener).
+    func scrape(_ path: String = "/metrics", at address: SocketAddress? = nil) throws -> ExpositionSamples {
+        let response = try HTTPExchange.request(address ?? metricsAddress, path)
         guard response.status == 200 else { throw TestSupportError("scrape \(path)", detail: "\(response)") }
         return ExpositionSamples(response.text)
     }
@@ -30,11 +30,12 @@ extension SluiceProcess {
     /// Scrapes until `condition` holds (counters are published within ~0.5 s); the last scrape
     /// either way.
     func waitForMetrics(
-        path: String = "/metrics", timeout: Duration = .seconds(10), _ condition: (ExpositionSamples) -> Bool
+        path: String = "/metrics", at address: SocketAddress? = nil, timeout: Duration = .seconds(10),
+        _ condition: (ExpositionSamples) -> Bool
     ) throws -> (met: Bool, samples: ExpositionSamples) {
         let deadline = Deadline(timeout)
         while true {
-            let samples = try scrape(path)
+            let samples = try scrape(path, at: address)
             if condition(samples) { return (true, samples) }
             if deadline.hasPassed { return (false, samples) }
             sleep(for: .milliseconds(50))

@@ -32,6 +32,40 @@ extension Integration {
             print("prometheus: \(query) = \(seen.map { "\($0)" } ?? "nothing")")
         }
 
+        /// SIGHUP: the endpoint keeps its socket, a service keeps its counters (rows go by name), a
+        /// new service shows up at 0 and `gost_services` counts it. (Fixed ports: a reload binds
+        /// port-0 services anew.)
+        @Test func reloadKeepsTheEndpointAndTheCounters() throws {
+            let echo = try EchoServer()
+            let directory = try TemporaryDirectory(prefix: "metrics-reload")
+            let ports = try FreePorts.take(3)
+            func write(_ services: [String]) throws -> String {
+                var text = "services:\n"
+                for (i, name) in services.enumerated() {
+                    text += "- {name: \(name), addr: \"127.0.0.1:\(ports[i])\", handler: {type: tcp},"
+                    text += " forwarder: {nodes: [{name: t, addr: \"\(echo.target)\"}]}}\n"
+                }
+                return try directory.write("gost.yaml", text + "metrics: {addr: \"127.0.0.1:\(ports[2])\"}\n")
+            }
+            let file = try write(["first"])
+            let sluice = try SluiceProcess.start(["-C", file], expectListeners: 2)
+            let metrics = sluice.metricsAddress
+            #expect(metrics.port == ports[2])
+            for i in 0..<3 { #expect(try sluice.connect(0).echo("before reload \(i)")) }
+            #expect(
+                try sluice.waitForMetrics { $0.int("gost_service_requests_total", [("service", "first")]) == 3 }.met)
+
+            _ = try write(["first", "second"])
+            sluice.signal(SIGHUP)
+            #expect(
+                sluice.waitForMessage(containing: "reload: 1 started, 0 stopped, 0 changed, 2 unchanged") != nil,
+                "\(sluice.stderrText)")
+            let (met, samples) = try sluice.waitForMetrics(at: metrics) { $0.int("gost_services") == 2 }
+            #expect(met, "gost_services after the reload: \(String(describing: samples.int("gost_services")))")
+            #expect(samples.int("gost_service_requests_total", [("service", "first")]) == 3)
+            #expect(samples.int("gost_service_requests_total", [("service", "second")]) == 0)
+        }
+
         /// One probe of the drain test: when it ran and what it saw.
         struct Probe: Sendable {
             enum Kind: Sendable { case readiness, forwardConnect }

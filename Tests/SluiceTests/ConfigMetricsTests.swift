@@ -41,6 +41,14 @@ import Testing
         #expect(try Self.options(["-L", ":1"], environment: ["GOST_METRICS": ":8000"]).config.metrics?.addr == ":8000")
     }
 
+    /// `-metrics` is part of the command line's own configuration, which a reload merges again.
+    @Test func flagTravelsWithTheCommandLineConfiguration() throws {
+        let options = try Self.options(["-L", ":1", "-metrics", ":9000"])
+        #expect(options.commandLineConfig.metrics == MetricsConfig(addr: ":9000"))
+        let (merged, _) = try buildConfig(files: [], commandLine: options.commandLineConfig)
+        #expect(merged.metrics == MetricsConfig(addr: ":9000"))
+    }
+
     @Test func fileSection() throws {
         let loaded = try loadConfig(
             "services: []\nmetrics:\n  addr: \":9000\"\n  path: /metrics\n  auth: {username: u, password: p}\n",

@@ -140,9 +140,10 @@ public func parseCommandLine(
         }
         logLevel = level
     }
-    let commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    var commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    if let metrics = flags.metrics { commandLine.metrics = try parseMetricsFlag(metrics) }
     var (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
-    config = try applyMetricsSettings(config, flag: flags.metrics, environment: environment)
+    if flags.metrics == nil { config = applyMetricsEnvironment(config, environment) }
     if let format = flags.output {
         var printed = config
         if let logLevel {

@@ -34,19 +34,14 @@ func parseMetricsFlag(_ text: String) throws(UsageError) -> MetricsConfig {
     return MetricsConfig(addr: url.host, path: path, auth: auth)
 }
 
-/// The configuration with the command line's and environment's metrics settings applied, as GOST's
-/// parser does: `GOST_METRICS` sets the address of the file's `metrics` (or a new one), then
-/// `-metrics` replaces it all.
-func applyMetricsSettings(
-    _ config: Config, flag: String?, environment: [String: String]
-) throws(UsageError) -> Config {
+/// `GOST_METRICS` applied as GOST's parser does when there is no `-metrics` (which replaces it
+/// all): it sets the address of the files' `metrics` (or of a new one).
+func applyMetricsEnvironment(_ config: Config, _ environment: [String: String]) -> Config {
+    guard let address = environment["GOST_METRICS"], !address.isEmpty else { return config }
     var config = config
-    if let address = environment["GOST_METRICS"], !address.isEmpty {
-        var metrics = config.metrics ?? MetricsConfig(addr: "")
-        metrics.addr = address
-        config.metrics = metrics
-    }
-    if let flag { config.metrics = try parseMetricsFlag(flag) }
+    var metrics = config.metrics ?? MetricsConfig(addr: "")
+    metrics.addr = address
+    config.metrics = metrics
     return config
 }
 

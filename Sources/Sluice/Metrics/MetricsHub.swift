@@ -154,7 +154,8 @@ public final class MetricsHub: @unchecked Sendable {
         lock.withLock {
             let endpoint = plan.handler == .metrics ? MetricsEndpoint(plan: plan) : nil
             let service = endpoint == nil ? catalog.service(plan.name) : -1
-            guard let chainPlan = plan.chain else {
+            // The endpoint dials nothing: a chain on it (`-F` applies to every `-L`) has nothing to count.
+            guard endpoint == nil, let chainPlan = plan.chain else {
                 return ServiceMetricsRows(service: service, chain: -1, firstHopNodes: [], endpoint: endpoint)
             }
             let chain = catalog.chain(chainPlan.name)

@@ -130,6 +130,7 @@ extension Session {
 
     private func connect(to address: SocketAddress) -> AttemptStart {
         dial.address = address
+        noteConnectStarted()
         let fd: Int32
         do {
             fd = try Socket.startConnect(to: address)
@@ -143,7 +144,6 @@ extension Session {
             }
         }
         Socket.setNoDelay(fd)
-        noteConnectStarted()
         if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: dial.attempt) {
             Socket.close(fd)
             return .failed("dial tcp \(address): epoll_ctl: \(error)", .localError(error), local: true)
