@@ -15,11 +15,13 @@ public struct MetricsEndpoint: Sendable, Equatable {
     /// The default `path`.
     public static let defaultPath = "/metrics"
 
+    /// An endpoint serving the exposition on `path`, guarded by `credentials` when given.
     public init(path: String = MetricsEndpoint.defaultPath, credentials: Credentials? = nil) {
         self.path = Array(path.utf8)
         self.credentials = credentials
     }
 
+    /// The endpoint of a `metrics` service: its path and its handler's credentials.
     init(plan: ServicePlan) { self.init(path: plan.metricsPath, credentials: plan.auth) }
 
     /// What a request gets.
@@ -83,6 +85,7 @@ public struct MetricsEndpoint: Sendable, Equatable {
         /// Bytes of the request head (the session drops them).
         public var consumed: Int
 
+        /// Memberwise.
         public init(answer: Answer, headOnly: Bool, keepAlive: Bool, http10: Bool = false, consumed: Int) {
             self.answer = answer
             self.headOnly = headOnly

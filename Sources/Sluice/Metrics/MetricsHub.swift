@@ -16,6 +16,7 @@ public struct MetricsCatalog: Sendable {
     private var chainSlots: [String: Int] = [:]
     private var nodeSlots: [String: Int] = [:]
 
+    /// An empty catalog.
     public init() {}
 
     /// The slot of the service named `name`, added when new.
@@ -97,6 +98,7 @@ public struct MetricsSnapshot: Sendable {
     public var idlePipes = 0
     public var logLinesDropped = 0
 
+    /// An empty snapshot (its arrays grow on the first scrape and are reused after).
     public init() {}
 }
 
@@ -117,6 +119,7 @@ public final class MetricsHub: @unchecked Sendable {
     private let servicesGauge = Atomic<Int>(0)
     private let reactorsGauge = Atomic<Int>(0)
 
+    /// A hub of its own (tests); the process uses `shared`.
     public init() {}
 
     // MARK: Process state

@@ -57,6 +57,7 @@ public struct ExpositionWriter {
     /// The text written so far.
     public var bytes: [UInt8]
 
+    /// A writer that starts empty, keeping the capacity of `bytes` (a buffer from an earlier scrape).
     public init(reusing bytes: [UInt8] = []) {
         self.bytes = bytes
         self.bytes.removeAll(keepingCapacity: true)
