@@ -80,7 +80,8 @@ extension Integration {
         /// no later than the forwarding listener stops accepting (every readiness probe that starts
         /// after a refused connect gets 503), the endpoint keeps answering through the drain, the
         /// held connection still works after readiness failed, and the process exits at the end of
-        /// the grace period.
+        /// the grace period. (One reactor: with several, one whose connections are all gone ends
+        /// early, and a probe queued on its share of the endpoint's port can see a reset.)
         @Test func readinessFailsBeforeTheListenersClose() throws {
             let grace = 3.0
             let echo = try EchoServer()
