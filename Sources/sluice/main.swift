@@ -22,6 +22,7 @@ do {
 
 var environment: [String: String] = [:]
 if let level = getenv("GOST_LOGGER_LEVEL") { environment["GOST_LOGGER_LEVEL"] = String(cString: level) }
+if let metrics = getenv("GOST_METRICS") { environment["GOST_METRICS"] = String(cString: metrics) }
 let arguments = Array(CommandLine.arguments.dropFirst())
 // One reactor per CPU the process may use (affinity mask, cgroup quota), not per CPU online: a
 // container limited to 2 CPUs on a 64-CPU host runs 2 reactors.

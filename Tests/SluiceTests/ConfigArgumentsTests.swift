@@ -110,7 +110,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
         (["-C", "/nonexistent/gost.yaml"], "/nonexistent/gost.yaml: cannot open: no such file or directory"),
         (["-O", "xml"], "invalid value \"xml\" for flag -O: expected yaml or json"),
         (["-api", ":18080"], "the web API (-api) is not supported yet"),
-        (["-metrics", ":9000"], "the metrics endpoint (-metrics) is not supported yet"),
+        (["-L", ":1", "-metrics", ""], "-metrics \"\": empty URL"),
         (["-L", ":1", "foo"], "unexpected argument \"foo\" (every setting is a flag: see -h)"),
         (["-L", ":1", "-"], "unexpected argument \"-\" (every setting is a flag: see -h)"),
         (
@@ -149,7 +149,8 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
             "sluice -L tcp://:8080/192.0.2.10:80\n", "?strategy=fifo&maxFails=3&failTimeout=30s",
             "sluice -L \"tcp://:8080/192.0.2.10:80?proxyProtocol=1\"",
             "sluice -L \"tcp://:8080/192.0.2.10:80?handler.proxyProtocol=2\"", "-F http://user:pass@proxy.example:3128",
-            "0 ok", "1 start-up failure", "2 usage error",
+            "0 ok", "1 start-up failure", "2 usage error", "  -metrics addr ",
+            "sluice -L tcp://:8080/192.0.2.10:80 -metrics :9000",
         ] {
             #expect(text.contains(line), "help text lacks \(line)")
         }
@@ -160,7 +161,7 @@ private func parseError(_ args: [String], env: [String: String] = [:]) -> String
     /// Every example of the help text parses and plans (except that nothing is bound).
     @Test func helpExamplesAreValid() throws {
         let examples = usageText(program: "sluice").split(separator: "\n").filter { $0.hasPrefix("    sluice ") }
-        #expect(examples.count == 6)
+        #expect(examples.count == 7)
         for example in examples {
             let args = example.dropFirst("    sluice ".count).split(separator: " ").map {
                 String($0).replacing("\"", with: "")

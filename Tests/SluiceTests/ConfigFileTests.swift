@@ -216,7 +216,7 @@ func planText(_ config: Config) throws -> String {
         let refused = [
             ("admission: adm-0", "services[0].admission"), ("bypass: byp-0", "services[0].bypass"),
             ("limiter: lim-0", "services[0].limiter"), ("climiter: cl-0", "services[0].climiter"),
-            ("rlimiter: rl-0", "services[0].rlimiter"), ("api: {", "api"), ("metrics: {", "metrics"),
+            ("rlimiter: rl-0", "services[0].rlimiter"), ("api: {", "api"),
         ]
         var lines = Self.schema.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for (marker, path) in refused {
@@ -244,6 +244,7 @@ func planText(_ config: Config) throws -> String {
             "-F",
             "http://u:p@1.2.3.4:8000?strategy=fifo&maxFails=3&failTimeout=30s&proxyProtocol=1&node.proxyProtocol=2"
                 + "&connector.timeout=5s",
+            "-metrics", ":9000?path=/metrics",
         ])
         // What a command line cannot say: the listener's chain, a nested header map, the log.
         twin.services[0].listener.chain = "chain-0"

@@ -1,5 +1,5 @@
 // The command line: GOST's flags (`-L`, `-F`, `-C`, `-O`, `-D`, `-DD`, `-V`, …) and Sluice's own,
-// parsed with Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`).
+// parsed with Go's `flag` package rules, and the environment (`GOST_LOGGER_LEVEL`, `GOST_METRICS`).
 
 /// A command-line or configuration mistake; `message` says what is wrong and where. Exit status 2.
 public struct UsageError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -140,8 +140,10 @@ public func parseCommandLine(
         }
         logLevel = level
     }
-    let commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
-    let (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
+    var commandLine = try buildCommandLineConfig(services: flags.services, nodes: flags.nodes)
+    if let metrics = flags.metrics { commandLine.metrics = try parseMetricsFlag(metrics) }
+    var (config, warnings) = try buildConfig(files: flags.configFiles, commandLine: commandLine, readSource: readSource)
+    if flags.metrics == nil { config = applyMetricsEnvironment(config, environment) }
     if let format = flags.output {
         var printed = config
         if let logLevel {
@@ -212,6 +214,8 @@ private struct FlagValues {
     var configFiles: [String] = []
     /// `-O`: print the configuration in this format instead of running.
     var output: DocumentFormat?
+    /// `-metrics`: the metrics endpoint's address (and credentials, path).
+    var metrics: String?
     /// Messages for GOST flags that were given but are not implemented yet, in order.
     var unsupported: [String] = []
 }
@@ -295,5 +299,8 @@ private let flagTable: [String: Flag] = [
         return nil
     },
     "api": unsupported("the web API (-api) is not supported yet"),
-    "metrics": unsupported("the metrics endpoint (-metrics) is not supported yet"),
+    "metrics": Flag { values, text in
+        values.metrics = text
+        return nil
+    },
 ]

@@ -1,11 +1,13 @@
 // The configuration model: the subset of GOST v3's config schema (`x/config/config.go`) that Sluice
 // reads, with GOST's field names, filled from `-L`/`-F` (Arguments.swift) and from YAML/JSON files (File/).
 
-/// A whole configuration: GOST's top-level `services`, `chains` and `log`.
+/// A whole configuration: GOST's top-level `services`, `chains`, `log` and `metrics`.
 public struct Config: Sendable, Equatable {
     public var services: [ServiceConfig]
     public var chains: [ChainConfig]
     public var log: LogConfig?
+    /// The metrics endpoint (`metrics:`, `-metrics`); nil when there is none.
+    public var metrics: MetricsConfig? = nil
 
     /// Memberwise; defaulted parameters take GOST's defaults.
     public init(services: [ServiceConfig] = [], chains: [ChainConfig] = [], log: LogConfig? = nil) {

@@ -43,6 +43,9 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
     guard !config.services.isEmpty else {
         throw UsageError("no services to run: give at least one -L (see -h)")
     }
+    // The metrics endpoint runs as one more service (after the others: their ports keep their order).
+    var config = config
+    if let metrics = config.metrics { config.services.append(try metricsService(metrics, besides: config.services)) }
 
     var chainConfigs: [String: ChainConfig] = [:]
     for chain in config.chains {
@@ -59,6 +62,7 @@ public func makeRunPlan(_ config: Config, options: RunOptions, onlineCPUs: Int) 
             throw UsageError("service name \"\(other.name)\" is used twice")
         }
         var plan = try ServicePlanBuilder(service: service).build()
+        if plan.handler == .metrics { plan.metricsPath = try metricsPath(service) }
         // A built-in target dials nothing: the chain `-F` gives every service does not apply.
         if let name = try chainName(service), !plan.handler.isBuiltin {
             if chainPlans[name] == nil {

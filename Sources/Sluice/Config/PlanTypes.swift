@@ -86,6 +86,9 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     /// `discard` reads and drops (then optionally sends `reply` bytes), `info` answers with a JSON
     /// line describing the connection and its PROXY header, then echoes.
     case echo, discard, info
+    /// The metrics and health endpoint (`-metrics`, `metrics:`, `-L metrics://`): Prometheus text
+    /// on its path, `/healthz`, `/readyz`.
+    case metrics
 
     /// GOST's handler type names and aliases (`socks` is SOCKS5, `socks4a` is SOCKS4), and the
     /// built-in targets' names.
@@ -100,6 +103,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
         case "echo": self = .echo
         case "discard": self = .discard
         case "info": self = .info
+        case "metrics": self = .metrics
         default: return nil
         }
     }
@@ -113,7 +117,7 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     /// The inbound handshake of a proxy handler; nil for forwarders.
     public var inbound: InboundHandshake.Handler? {
         switch self {
-        case .tcp, .rtcp, .echo, .discard, .info: nil
+        case .tcp, .rtcp, .echo, .discard, .info, .metrics: nil
         case .http: .only(.http)
         case .socks4: .only(.socks4)
         case .socks5: .only(.socks5)
@@ -173,6 +177,9 @@ public struct ServicePlan: Sendable, Equatable {
     /// The `listen()` backlog of each of the service's sockets (service metadata
     /// `maxConns.backlog`); the kernel caps it at `net.core.somaxconn`.
     public var listenBacklog: Int32
+    /// `metrics` handler: the path the exposition is served on (`metrics.path`, handler metadata
+    /// `path`).
+    public var metricsPath = MetricsEndpoint.defaultPath
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(

@@ -22,7 +22,9 @@ public func usageText(program: String = "sluice") -> String {
       -grace duration   how long shutdown waits for open connections, e.g. 5s, 1m (default 5s)
       -V                print the version and exit
       -h, -help         print this help and exit
-      -api, -metrics are GOST flags that Sluice does not support yet.
+      -metrics addr     serve Prometheus metrics and health checks at [user:pass@]host:port[?path=/metrics]:
+                        the path, /healthz and /readyz (also $GOST_METRICS, or metrics: in a config file)
+      -api is a GOST flag that Sluice does not support yet.
 
     Service URL (-L):
       [handler[+listener]://][user:pass@][host]:port[-endport][/target[,target...]][?key=value&...]
@@ -80,9 +82,12 @@ public func usageText(program: String = "sluice") -> String {
         \(program) -L "tcp://:8000/:7000?handler.proxyProtocol=2" -L "info://:7000?proxyProtocol=1"
       Forward through an HTTP proxy (CONNECT):
         \(program) -L tcp://:8080/example.com:443 -F http://user:pass@proxy.example:3128
+      Expose Prometheus metrics on :9000/metrics (and /healthz, /readyz for probes):
+        \(program) -L tcp://:8080/192.0.2.10:80 -metrics :9000
 
     Environment:
       GOST_LOGGER_LEVEL  log level when no -D, -DD or -log-level is given
+      GOST_METRICS       the metrics endpoint's address when no -metrics is given
 
     Exit status: 0 ok (also -h, -V), 1 start-up failure (e.g. a port cannot be bound),
     2 usage error (a bad flag, URL or setting).

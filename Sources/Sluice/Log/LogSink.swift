@@ -12,6 +12,7 @@ public final class LogSink: @unchecked Sendable {
     // Guarded by `lock`.
     private var pending: [UInt8] = []
     private var droppedLines = 0
+    private var droppedSinceStart = 0
     private var stopping = false
     private var writing = false
     /// The writer waits for lines, and whether a wake-up is already on its way.
@@ -39,6 +40,7 @@ public final class LogSink: @unchecked Sendable {
         lock.lock()
         if pending.count + bytes.count > capacity {
             droppedLines += lines
+            droppedSinceStart += lines
         } else {
             pending.append(contentsOf: bytes)
         }
@@ -50,6 +52,9 @@ public final class LogSink: @unchecked Sendable {
 
     /// Lines dropped so far and not yet reported.
     public var dropped: Int { lock.withLock { droppedLines } }
+
+    /// Lines dropped since the sink started (`sluice_log_lines_dropped_total`).
+    public var droppedTotal: Int { lock.withLock { droppedSinceStart } }
 
     /// Writes what is queued, waiting at most until `deadline` (monotonic ns), then stops the writer.
     public func close(deadline: Int64 = monotonicNanoseconds() + 2 * nanosecondsPerSecond) {

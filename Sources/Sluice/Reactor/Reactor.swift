@@ -56,6 +56,8 @@ public final class Reactor: @unchecked Sendable {
     let logger: Logger
     let mailbox: Mailbox
     let resolver: Resolver
+    /// This reactor's counters (MetricsHub sums every reactor's).
+    let metrics = ReactorMetrics()
     /// The time at the start of this turn (monotonic ns).
     private(set) var now: Int64
     private var generationCounter: UInt32 = 0
@@ -190,6 +192,7 @@ public final class Reactor: @unchecked Sendable {
                     clamping: max(0, (drain - now + nanosecondsPerMillisecond - 1) / nanosecondsPerMillisecond))
                 timeout = timeout < 0 ? wait : min(timeout, wait)
             }
+            timeout = metricsTimeout(timeout, lastHousekeeping: lastHousekeeping)
             let n = sl_epoll_wait(epfd, events, maxEvents, timeout)
             now = monotonicNanoseconds()
             if n > 0 {
@@ -200,7 +203,7 @@ public final class Reactor: @unchecked Sendable {
             if !retiredServices.isEmpty { closeRetiredSessions() }
             if now - lastHousekeeping >= 500 * nanosecondsPerMillisecond { housekeeping() }
             logger.flush()
-            if !accepting && sessionCount == 0 { finished = true }
+            if !accepting && sessionCount == metrics.endpointSessions { finishServingMetrics() }
         }
         logger.flush()
         onFinish()
@@ -236,6 +239,7 @@ public final class Reactor: @unchecked Sendable {
         if resources.buffers.leases == bufferLeasesAtLastLook { resources.buffers.trim() }
         bufferLeasesAtLastLook = resources.buffers.leases
         timers.trim()
+        housekeepMetrics(sessions)
     }
 
     /// Fires the due timer entries. They are collected first: a session re-arms the wheel from its
@@ -357,8 +361,11 @@ public final class Reactor: @unchecked Sendable {
     private func closeListeners() {
         guard accepting else { return }
         accepting = false
-        for listener in listeners where listener.fd >= 0 { Glibc.close(listener.fd) }
-        for i in listeners.indices {
+        // The metrics endpoint stays open through the drain (`/readyz` answers 503 meanwhile).
+        for listener in listeners where listener.fd >= 0 && listener.service.plan.handler != .metrics {
+            Glibc.close(listener.fd)
+        }
+        for i in listeners.indices where listeners[i].service.plan.handler != .metrics {
             listeners[i].fd = -1
             listeners[i].backlogged = false
             listeners[i].paused = false
@@ -372,7 +379,9 @@ public final class Reactor: @unchecked Sendable {
     // MARK: - Accept
 
     private func acceptConnections(_ index: Int) {
-        guard accepting, listeners[index].fd >= 0, !listeners[index].paused else { return }
+        guard accepting || listeners[index].service.plan.handler == .metrics, listeners[index].fd >= 0,
+            !listeners[index].paused
+        else { return }
         let listener = listeners[index]
         let limit = listener.service.limit
         listeners[index].backlogged = false
@@ -474,6 +483,7 @@ public final class Reactor: @unchecked Sendable {
             shed += 1
         }
         reserveFD = sl_eventfd()
+        metrics.descriptorSheds &+= shed
         if now - lastDescriptorWarning >= nanosecondsPerSecond {
             lastDescriptorWarning = now
             logger.log(.warning) {
@@ -510,6 +520,17 @@ public final class Reactor: @unchecked Sendable {
             return
         }
         session.start(fd: fd, service: service, remote: remote, local: local)
+    }
+
+    /// The drain is over (only metrics endpoint connections are left): close them and the endpoint's
+    /// listeners, and let the loop end.
+    private func finishServingMetrics() {
+        for case let session? in sessions { session.close(.shutdown) }
+        for i in listeners.indices where listeners[i].fd >= 0 {
+            Glibc.close(listeners[i].fd)
+            listeners[i].fd = -1
+        }
+        finished = true
     }
 
     /// Called by a session as it closes: frees its slot and keeps the object for reuse.

@@ -35,8 +35,6 @@ public final class ReactorGroup: @unchecked Sendable {
         let bound = try Listeners.bind(services, reactors: count)
         self.bound = bound
         let mainLogger = Logger(level: plan.logLevel, sink: sink)
-        for entry in bound { Self.logListening(entry, mainLogger) }
-        mainLogger.flush()
         let pipeLimit = Self.pipeLimit(reactors: count)
         for i in 0..<count {
             let listeners = Self.entries(bound, reactor: i)
@@ -54,6 +52,11 @@ public final class ReactorGroup: @unchecked Sendable {
             }
             threads.append(thread)
         }
+        MetricsHub.shared.started(plan, reactors: count)
+        // Last: a `listening on` line means the process holds every descriptor it keeps while idle
+        // (the tests read that count once they see these lines).
+        for entry in bound { Self.logListening(entry, mainLogger) }
+        mainLogger.flush()
     }
 
     /// GOST's start-up line for a service: `listening on <address>/tcp`.
@@ -129,6 +132,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     graceDeadline = Int64.max
                 } else {
                     draining = true
+                    MetricsHub.shared.beginDraining()  // /readyz fails before any listener closes
                     graceDeadline = GoDuration.deadline(after: monotonicNanoseconds(), plan.grace)
                     logger.log(.info) {
                         $0.add(.kind, .literal("service"))
@@ -220,6 +224,7 @@ public final class ReactorGroup: @unchecked Sendable {
                     retired: removed.map(\.service), drainDeadline: drainDeadline))
         }
         bound = updated
+        MetricsHub.shared.planChanged(next)
         for entry in fresh { Self.logListening(entry, logger) }
         say(
             .info,

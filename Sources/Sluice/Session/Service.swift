@@ -19,6 +19,8 @@ public final class Service: Sendable {
     public let inboundOptions: InboundOptions
     /// The open-connection limit (`maxConns`), nil when there is none.
     public let limit: ConnectionLimit?
+    /// The metrics rows its connections count in (and the endpoint's settings, for `metrics`).
+    public let metricRows: ServiceMetricsRows
     /// The names its log lines carry, escaped once.
     let handlerText: LogText
     let listenerText: LogText
@@ -46,6 +48,7 @@ public final class Service: Sendable {
         } else {
             limit = ConnectionLimit(limit: plan.maxConns)
         }
+        metricRows = MetricsHub.shared.rows(for: plan)
         // Saturating: `retries` comes from the configuration.
         let (attempts, overflow) = max(plan.retries, alternatives).addingReportingOverflow(1)
         maxAttempts = overflow ? Int.max : attempts

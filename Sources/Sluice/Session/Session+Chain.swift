@@ -8,6 +8,7 @@ extension Session {
     /// The first node answered TCP: send its PROXY header (if set) and the first connector request.
     func startChainHandshake() {
         guard let chain = service.plan.chain else { return upstreamReady() }
+        noteFirstNodeConnected()
         var steps: [ChainHandshake.Step] = []
         for (hop, index) in dial.hopNodes.enumerated() {
             let node = chain.hops[hop].nodes[index]
@@ -136,6 +137,7 @@ extension Session {
         markNodeFailed(hop: step)
         if step + 1 < dial.hopNodes.count {
             markNodeFailed(hop: step + 1)
+            noteChainError()
         } else {
             markTargetFailed()
         }

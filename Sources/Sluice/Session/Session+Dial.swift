@@ -130,6 +130,7 @@ extension Session {
 
     private func connect(to address: SocketAddress) -> AttemptStart {
         dial.address = address
+        noteConnectStarted()
         let fd: Int32
         do {
             fd = try Socket.startConnect(to: address)
@@ -196,6 +197,7 @@ extension Session {
     private func markDialedNodeFailed() {
         if service.plan.chain != nil {
             markNodeFailed(hop: 0)
+            noteChainError()
         } else {
             markTargetFailed()
         }

@@ -88,6 +88,7 @@ extension Session {
     /// and destination into `base`, which holds at least `maxSentHeaderLength` bytes. Mixed families
     /// are sent as IPv6 with the IPv4 side mapped.
     func writeProxyHeader(version: Int, into base: UnsafeMutableRawPointer) -> Int {
+        noteProxyHeaderSent(version: version)
         let buffer = UnsafeMutableRawBufferPointer(start: base, count: Self.maxSentHeaderLength)
         do {
             if version == 1 {

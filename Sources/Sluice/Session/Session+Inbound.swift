@@ -26,6 +26,7 @@ extension Session {
 
     /// Sends pending replies, reads what the client sent and advances the handshake.
     func greet() {
+        if service.plan.handler == .metrics { return serveMetrics() }
         let resources = reactor.resources
         if case .writeFailed(let e) = output.flushHeld(to: clientFD, resources) { return close(.clientError(e)) }
         var feed = !input.pending.isEmpty

@@ -58,12 +58,14 @@ extension Session {
         case .needMore:
             return false
         case .notProxy:
+            noteProxyHeader(.none)
             if service.plan.receive!.required {
                 rejectHeader("proxy protocol: no header from a peer that must send one", .headerMissing)
             } else {
                 finishSniffing()
             }
         case .header(let header, let consumed):
+            noteProxyHeader(header.version == .v1 ? .v1 : .v2)
             input.pending.start = headroom + consumed
             if service.plan.handler == .info { proxyHeader = ReceivedProxyHeader(header) }
             if let source = header.source, let target = header.destination {
@@ -72,6 +74,7 @@ extension Session {
             }
             finishSniffing()
         case .invalid(let error):
+            noteProxyHeader(.invalid)
             rejectHeader("proxy protocol: \(error)", .headerInvalid)
         }
         return true
@@ -88,6 +91,7 @@ extension Session {
     /// The header deadline passed with nothing decided: the client sent nothing or only a prefix of
     /// a signature. Optional mode serves it as plain (as GOST); required mode closes it.
     func headerDeadlinePassed() {
+        noteProxyHeader(.none)
         if service.plan.receive!.required {
             rejectHeader("proxy protocol: no complete header within the deadline", .headerTimeout)
         } else {
@@ -98,6 +102,7 @@ extension Session {
     /// The client closed before the question was settled. Nothing at all is a probe (a TCP health
     /// check), not an error; part of a signature is a truncated header.
     private func clientClosedWhileSniffing(headroom: Int) {
+        noteProxyHeader(input.pending.end <= headroom ? .none : .invalid)
         if input.pending.end <= headroom {
             logAccepted()
             close(.clientClosedEarly)

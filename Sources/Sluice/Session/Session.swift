@@ -85,6 +85,7 @@ public final class Session {
         id = SessionID.next(wallSeconds: wallNanoseconds() / nanosecondsPerSecond)
         input.spliceDisabled = !service.plan.splice
         output.spliceDisabled = !service.plan.splice
+        noteStarted()
         if let receive = service.plan.receive, service.parser != nil, service.trusts(remote.ip) {
             phase = .sniffing
             setDeadline(receive.timeout)
@@ -96,6 +97,7 @@ public final class Session {
 
     /// The PROXY header question is settled (or was never asked): run the handler.
     func startHandler() {
+        if service.plan.handler == .metrics { return startMetrics() }
         if service.plan.handler.isBuiltin { return startBuiltin() }
         if let handler = service.plan.handler.inbound {
             inbound = InboundState(handshake: InboundHandshake(handler: handler, options: service.inboundOptions))
@@ -249,7 +251,9 @@ public final class Session {
     /// Ends the session: logs once, gives back pipes and buffers, closes both sockets.
     func close(_ reason: CloseReason) {
         guard phase != .closed else { return }
+        if service.plan.handler == .metrics { return closeMetrics() }
         let now = reactor.now
+        noteClosed(reason, now: now)
         if connectedAt > 0 { logRelayEnded(now: now) }
         logClosed(now: now, reason: reason)
         if armedTick != 0 { reactor.timers.cancel(slot: slot) }

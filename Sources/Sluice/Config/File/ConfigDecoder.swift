@@ -11,9 +11,9 @@ struct ConfigDecoder {
 
     // MARK: What Sluice does with the GOST keys it does not map (lowercased names)
 
-    /// Top level: servers Sluice does not run are errors (as `-api`/`-metrics` are); named objects
+    /// Top level: servers Sluice does not run are errors (as `-api` is); named objects
     /// that only matter when a service refers to them are ignored (the reference is the error).
-    static let topUnsupported: Set<String> = ["api", "metrics", "profiling", "hops"]
+    static let topUnsupported: Set<String> = ["api", "profiling", "hops"]
     static let topIgnored: Set<String> = [
         "authers", "admissions", "bypasses", "resolvers", "hosts", "ingresses", "routers", "sds", "recorders",
         "limiters", "climiters", "rlimiters", "observers", "loggers", "tls", "plugins", "rewriters", "caches",
@@ -212,6 +212,8 @@ struct ConfigDecoder {
                 }
             case "log":
                 config.log = try decodeLog(entry.value, "log")
+            case "metrics":
+                config.metrics = try decodeMetrics(entry.value, "metrics")
             default:
                 try other(entry, in: "", unsupported: Self.topUnsupported, ignored: Self.topIgnored)
             }

@@ -16,6 +16,7 @@ struct ConfigEncoder {
             if !log.format.isEmpty { entries.append(("format", text(log.format))) }
             fields.append(("log", map(entries)))
         }
+        if let metrics = config.metrics { fields.append(("metrics", self.metrics(metrics))) }
         return map(fields)
     }
 

@@ -76,10 +76,12 @@ public func loadConfig(_ text: String, format: DocumentFormat, file: String) thr
 }
 
 /// GOST's `mergeConfig`: services and chains of `second` follow those of `first`; `second`'s
-/// `log`, when set, replaces `first`'s.
+/// `log` and `metrics`, when set, replace `first`'s.
 public func mergeConfig(_ first: Config, _ second: Config) -> Config {
-    Config(
+    var merged = Config(
         services: first.services + second.services, chains: first.chains + second.chains, log: second.log ?? first.log)
+    merged.metrics = second.metrics ?? first.metrics
+    return merged
 }
 
 /// The configuration in GOST's schema as YAML or JSON (what `-O yaml|json` prints). Loading the
