@@ -80,7 +80,7 @@ extension Integration.ProxyHandlerTests {
             #expect(answers.map(\.path) == ["/one", "/two", "/three"], "\(answers)")
             #expect(answers.map(\.sequence) == [1, 2, 3], "\(answers)")
             #expect(Set(answers.map(\.connection)).count == 1, "\(answers)")
-            #expect(sluice.acceptLineCount == 1, "\(sluice.stderrText)")
+            #expect(sluice.settledAcceptLineCount() == 1, "\(sluice.stderrText)")
             let requests = try #require(origin.waitForRequests(3), "\(origin.diagnostics)")
             #expect(requests.map { $0["path"]?.string } == ["/one", "/two", "/three"])
         }
@@ -104,7 +104,7 @@ extension Integration.ProxyHandlerTests {
             #expect(lines[0].hasPrefix("GET /c1 server=a ") && lines[0].hasSuffix(" seq=1"), "\(lines)")
             #expect(lines[1].hasPrefix("GET /c2 server=a ") && lines[1].hasSuffix(" seq=2"), "\(lines)")
             #expect(lines[2].hasPrefix("GET /c3 server=b ") && lines[2].hasSuffix(" seq=1"), "\(lines)")
-            #expect(sluice.acceptLineCount == 1, "curl's connection was not reused:\n\(sluice.stderrText)")
+            #expect(sluice.settledAcceptLineCount() == 1, "curl's connection was not reused:\n\(sluice.stderrText)")
         }
 
         /// Requests to origin a, then b, then a again on one client connection: each host change closes
@@ -126,7 +126,7 @@ extension Integration.ProxyHandlerTests {
             #expect(answers.map(\.path) == ["/first", "/second", "/third"], "\(answers)")
             #expect(answers.map(\.sequence) == [1, 1, 1], "\(answers)")
             if answers.count == 3 { #expect(answers[0].connection != answers[2].connection, "\(answers)") }
-            #expect(sluice.acceptLineCount == 1, "\(sluice.stderrText)")
+            #expect(sluice.settledAcceptLineCount() == 1, "\(sluice.stderrText)")
         }
 
         /// A 100,000-byte Content-Length body, then a chunked body in three chunks, then a GET, on one
@@ -263,7 +263,7 @@ extension Integration.ProxyHandlerTests {
             let second = try Self.answer(reader)
             #expect(second.path == "/next" && second.sequence == 1, "\(second)")
             #expect(second.connection != first.connection, "\(first), \(second)")
-            #expect(sluice.acceptLineCount == 1, "\(sluice.stderrText)")
+            #expect(sluice.settledAcceptLineCount() == 1, "\(sluice.stderrText)")
         }
 
         /// Bytes pipelined after a `Connection: close` request are not forwarded: the origin sees one

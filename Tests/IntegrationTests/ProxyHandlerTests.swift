@@ -83,6 +83,13 @@ extension SluiceProcess {
     /// How many accept lines (`" <> "`) were logged.
     var acceptLineCount: Int { jsonLines.filter { $0["msg"]?.string?.contains(" <> ") == true }.count }
 
+    /// The accept lines once at least one has arrived (log lines trail the bytes they describe; an
+    /// accept line comes before anything the connection answered, so the count is final then).
+    func settledAcceptLineCount() -> Int {
+        _ = waitUntil(timeout: .seconds(10)) { acceptLineCount >= 1 }
+        return acceptLineCount
+    }
+
     /// How many close lines (`" >< "`) were logged.
     var closeLinesLogged: Int { jsonLines.filter { $0["msg"]?.string?.contains(" >< ") == true }.count }
 }
