@@ -13,70 +13,35 @@
 // C rather than netload.py: a Python client's own cost per round trip is several times an echo server's and
 // would hide a 10 % difference between two servers. Every mode ends at its deadline.
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+// churn's clients
+enum state { S_IDLE, S_CONNECTING, S_READING };
+enum err_kind { E_CONNECT, E_EOF, E_RESET, E_TIMEOUT, E_MISMATCH, E_KINDS };
+static const char *err_names[E_KINDS] = {"connect", "eof", "reset", "timeout", "mismatch"};
+
+struct conn {
+    int fd;
+    enum state state;
+    int have;
+    uint64_t t0, deadline, retry_at;
+    char got[4096];
+};
+
+#include "loadgen.h"
 
 static int port, size = 64, concurrency = 64, timeout_ms = 2000;
 static long rounds = 20000, warmup = 1000, max_conns = 100000000;
 static long long bulk_bytes = 1LL << 30;
 static double seconds = 60;
-static uint64_t *lat;
-static size_t lat_len, lat_cap;
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static double cpu_s(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
            ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-}
-
-static void record(uint64_t ns) {
-    if (lat_len == lat_cap) {
-        size_t cap = lat_cap ? lat_cap * 2 : 65536;
-        uint64_t *p = realloc(lat, cap * sizeof *p);
-        if (!p) {
-            fprintf(stderr, "echoload: out of memory\n");
-            exit(2);
-        }
-        lat = p;
-        lat_cap = cap;
-    }
-    lat[lat_len++] = ns;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_us(double p) {
-    if (!lat_len) return -1;
-    size_t i = (size_t)(p * (double)(lat_len - 1) + 0.5);
-    return (double)lat[i] / 1000.0;
-}
-
-static struct sockaddr_in target(void) {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sa;
 }
 
 static void fail_json(const char *mode, const char *what, int err) {
@@ -87,7 +52,7 @@ static void fail_json(const char *mode, const char *what, int err) {
 // A blocking, connected socket with TCP_NODELAY (pingpong, bulk).
 static int dial(const char *mode) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = target();
+    struct sockaddr_in sa = loopback(port);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fail_json(mode, "connect", errno);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -198,34 +163,10 @@ static int bulk(void) {
 }
 
 // churn
-enum state { S_IDLE, S_CONNECTING, S_READING };
-enum err_kind { E_CONNECT, E_EOF, E_RESET, E_TIMEOUT, E_MISMATCH, E_KINDS };
-static const char *err_names[E_KINDS] = {"connect", "eof", "reset", "timeout", "mismatch"};
-
-struct conn {
-    int fd;
-    enum state state;
-    int have;
-    uint64_t t0, deadline, retry_at;
-    char got[4096];
-};
-
-static int epfd;
 static char churn_msg[4096];
-static long completed, errors, err_count[E_KINDS];
-static char first_error[200];
-
-static void close_conn(struct conn *c) {
-    if (c->fd >= 0) close(c->fd);
-    c->fd = -1;
-    c->state = S_IDLE;
-}
 
 static void fail(struct conn *c, enum err_kind kind, const char *what, int err) {
-    errors++;
-    err_count[kind]++;
-    if (!first_error[0])
-        snprintf(first_error, sizeof first_error, "%s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    note_error(kind, what, err);
     close_conn(c);
     c->retry_at = now_ns() + 1000000;  // 1 ms: a refused or exhausted connect() must not spin
 }
@@ -233,26 +174,10 @@ static void fail(struct conn *c, enum err_kind kind, const char *what, int err) 
 static void start(struct conn *c) {
     c->retry_at = 0;
     c->have = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        fail(c, E_CONNECT, "socket", errno);
-        return;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = target();
+    if (!client_socket(c)) return;
     c->t0 = now_ns();
     c->deadline = c->t0 + (uint64_t)timeout_ms * 1000000u;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
-        fail(c, E_CONNECT, "connect", errno);
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-        fail(c, E_CONNECT, "epoll_ctl", errno);
-        return;
-    }
-    c->state = S_CONNECTING;
+    client_connect(c, port);
 }
 
 static void advance(struct conn *c, uint32_t events) {
@@ -304,36 +229,10 @@ static int churn(void) {
     epfd = epoll_create1(EPOLL_CLOEXEC);
     struct conn *conns = calloc((size_t)concurrency, sizeof *conns);
     if (epfd < 0 || !conns) return 2;
-    uint64_t begin = now_ns(), end = begin + (uint64_t)(seconds * 1e9), next_scan = begin;
-    long max_errors = 1000 + max_conns / 100;
+    uint64_t begin = now_ns(), end = begin + (uint64_t)(seconds * 1e9);
     double c0 = cpu_s();
-    for (int i = 0; i < concurrency; i++) {
-        conns[i].fd = -1;
-        start(&conns[i]);
-    }
-    struct epoll_event evs[256];
-    uint64_t t = begin;
-    while (t < end && completed < max_conns && errors < max_errors) {
-        int n = epoll_wait(epfd, evs, 256, 5);
-        if (n < 0 && errno != EINTR) {
-            perror("epoll_wait");
-            return 2;
-        }
-        for (int i = 0; i < n; i++) advance(evs[i].data.ptr, evs[i].events);
-        t = now_ns();
-        int scan = t >= next_scan;
-        if (scan) next_scan = t + 20000000;
-        for (int i = 0; i < concurrency && completed < max_conns; i++) {
-            struct conn *c = &conns[i];
-            if (c->state == S_IDLE) {
-                if (c->retry_at <= t) start(c);
-            } else if (scan && t > c->deadline) {
-                fail(c, E_TIMEOUT, "no echo within the timeout", 0);
-            }
-        }
-    }
-    double secs = (double)(now_ns() - begin) / 1e9;
-    for (int i = 0; i < concurrency; i++) close_conn(&conns[i]);
+    double secs = run_clients(conns, concurrency, begin, end, max_conns, "no echo within the timeout");
+    if (secs < 0) return 2;
     double client_cpu = cpu_s() - c0;
     qsort(lat, lat_len, sizeof *lat, cmp_u64);
     printf("{\"mode\": \"churn\", \"concurrency\": %d, \"size\": %d, \"seconds\": %.3f, \"connections\": %ld, "
@@ -341,11 +240,7 @@ static int churn(void) {
            "\"max_us\": %.1f, \"client_cpu_s\": %.3f, \"error_kinds\": {",
            concurrency, size, secs, completed, (double)completed / secs, errors, pct_us(0.5), pct_us(0.9),
            pct_us(0.99), pct_us(0.999), pct_us(1.0), client_cpu);
-    for (int k = 0; k < E_KINDS; k++) printf("%s\"%s\": %ld", k ? ", " : "", err_names[k], err_count[k]);
-    printf("}, \"first_error\": \"");
-    for (const char *p = first_error; *p; p++)
-        if (*p != '"' && *p != '\\') putchar(*p);
-    printf("\"}\n");
+    print_errors_and_end();
     return 0;
 }
 

@@ -17,20 +17,10 @@
 // origin's response. The run ends at the deadline or after max_requests completed requests (requests
 // still in flight then are not counted) or after too many errors.
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 enum mode { M_CONNECT, M_SOCKS5, M_GET, M_PLAIN };
 enum state {
@@ -61,6 +51,8 @@ struct conn {
     long requests_on_conn;
 };
 
+#include "loadgen.h"
+
 static enum mode mode;
 static int proxy_port, origin_port, concurrency = 64, timeout_ms = 2000;
 static double duration = 5.0;
@@ -68,44 +60,10 @@ static long max_requests = 10000000;
 static const char *path = "/f128";
 static char proxy_head[512], socks_greeting[3] = {5, 1, 0}, socks_request[10], http_request[512];
 static size_t proxy_head_len, http_request_len;
-static int epfd;
-static uint64_t *lat;
-static size_t lat_len, lat_cap;
-static long completed, errors, connections, unannounced_closes, err_count[E_KINDS];
-static char first_error[200];
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void record(uint64_t ns) {
-    if (lat_len == lat_cap) {
-        size_t cap = lat_cap ? lat_cap * 2 : 65536;
-        uint64_t *p = realloc(lat, cap * sizeof *p);
-        if (!p) {
-            fprintf(stderr, "proxyload: out of memory\n");
-            exit(2);
-        }
-        lat = p;
-        lat_cap = cap;
-    }
-    lat[lat_len++] = ns;
-    completed++;
-}
-
-static void close_conn(struct conn *c) {
-    if (c->fd >= 0) close(c->fd);  // close also takes the fd out of the epoll set
-    c->fd = -1;
-    c->state = S_IDLE;
-}
+static long connections, unannounced_closes;
 
 static void fail(struct conn *c, enum err_kind kind, const char *what, int err) {
-    errors++;
-    err_count[kind]++;
-    if (!first_error[0])
-        snprintf(first_error, sizeof first_error, "%s%s%s", what, err ? ": " : "", err ? strerror(err) : "");
+    note_error(kind, what, err);
     close_conn(c);
     c->retry_t0 = 0;
     c->retry_at = now_ns() + 1000000;  // 1 ms: a refused or exhausted connect() must not spin
@@ -135,28 +93,11 @@ static void start(struct conn *c) {
     uint64_t t = now_ns();
     c->retry_at = 0;
     c->requests_on_conn = 0;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0) {
-        fail(c, E_CONNECT, "socket", errno);
-        return;
-    }
-    int one = 1;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!client_socket(c)) return;
     c->t0 = t;
     c->deadline = t + (uint64_t)timeout_ms * 1000000u;
     connections++;
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
-        fail(c, E_CONNECT, "connect", errno);
-        return;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
-        fail(c, E_CONNECT, "epoll_ctl", errno);
-        return;
-    }
-    c->state = S_CONNECTING;
+    client_connect(c, proxy_port);
 }
 
 // Parses a response head in c->head (status, Content-Length, Connection). 1: complete head, 0: need more, -1: bad.
@@ -198,6 +139,7 @@ static void finish(struct conn *c) {
         return;
     }
     record(t - c->t0);
+    completed++;
     c->requests_on_conn++;
     if (mode == M_GET && c->keep_alive) {
         begin_request(c, t);
@@ -348,17 +290,6 @@ static void advance(struct conn *c, uint32_t events) {
     }
 }
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct_us(double p) {
-    if (!lat_len) return -1;
-    size_t i = (size_t)(p * (double)(lat_len - 1) + 0.5);
-    return (double)lat[i] / 1000.0;
-}
-
 static void usage(void) {
     fprintf(stderr, "usage: proxyload connect|socks5|get|plain PROXY_PORT ORIGIN_PORT [-c concurrency] "
                     "[-d seconds] [-n max_requests] [-t timeout_ms] [-p path]\n");
@@ -411,35 +342,9 @@ int main(int argc, char **argv) {
     }
     struct conn *conns = calloc((size_t)concurrency, sizeof *conns);
     if (!conns) return 2;
-    uint64_t begin = now_ns(), end = begin + (uint64_t)(duration * 1e9), next_scan = begin;
-    long max_errors = 1000 + max_requests / 100;
-    for (int i = 0; i < concurrency; i++) {
-        conns[i].fd = -1;
-        start(&conns[i]);
-    }
-    struct epoll_event evs[256];
-    uint64_t t = begin;
-    while (t < end && completed < max_requests && errors < max_errors) {
-        int n = epoll_wait(epfd, evs, 256, 5);
-        if (n < 0 && errno != EINTR) {
-            perror("epoll_wait");
-            return 2;
-        }
-        for (int i = 0; i < n; i++) advance(evs[i].data.ptr, evs[i].events);
-        t = now_ns();
-        int scan = t >= next_scan;
-        if (scan) next_scan = t + 20000000;
-        for (int i = 0; i < concurrency && completed < max_requests; i++) {
-            struct conn *c = &conns[i];
-            if (c->state == S_IDLE) {
-                if (c->retry_at <= t) start(c);
-            } else if (scan && t > c->deadline) {
-                fail(c, E_TIMEOUT, "request timed out", 0);
-            }
-        }
-    }
-    double secs = (double)(now_ns() - begin) / 1e9;
-    for (int i = 0; i < concurrency; i++) close_conn(&conns[i]);
+    uint64_t begin = now_ns(), end = begin + (uint64_t)(duration * 1e9);
+    double secs = run_clients(conns, concurrency, begin, end, max_requests, "request timed out");
+    if (secs < 0) return 2;
     qsort(lat, lat_len, sizeof *lat, cmp_u64);
     static const char *mode_names[] = {"connect", "socks5", "get", "plain"};
     printf("{\"mode\": \"%s\", \"concurrency\": %d, \"seconds\": %.3f, \"requests\": %ld, \"rps\": %.1f, "
@@ -447,10 +352,6 @@ int main(int argc, char **argv) {
            "\"p90_us\": %.1f, \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"error_kinds\": {",
            mode_names[mode], concurrency, secs, completed, (double)completed / secs, errors, connections,
            unannounced_closes, pct_us(0.5), pct_us(0.9), pct_us(0.99), pct_us(0.999), pct_us(1.0));
-    for (int k = 0; k < E_KINDS; k++) printf("%s\"%s\": %ld", k ? ", " : "", err_names[k], err_count[k]);
-    printf("}, \"first_error\": \"");
-    for (const char *p = first_error; *p; p++)
-        if (*p != '"' && *p != '\\') putchar(*p);
-    printf("\"}\n");
+    print_errors_and_end();
     return 0;
 }
