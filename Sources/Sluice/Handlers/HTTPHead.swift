@@ -204,6 +204,23 @@ struct HTTPHead: Equatable, Sendable {
         return equalsLowercase(range.lowerBound..<(range.lowerBound + prefix.utf8CodeUnitCount), prefix)
     }
 
+    /// The user name and password of the first field named `lowercaseName` when it reads
+    /// `Basic <base64(user:password)>` (the scheme name in any case), or nil when there is none or it
+    /// does not decode to `user:password`. Proxies read `proxy-authorization`, servers `authorization`.
+    func basicCredentials(_ lowercaseName: StaticString) -> (user: [UInt8], password: [UInt8])? {
+        guard let field = fields.first(where: { fieldNamed($0, lowercaseName) }) else { return nil }
+        let value = field.value
+        guard value.count > 6, equalsLowercase(value.lowerBound..<(value.lowerBound + 5), "basic"),
+            bytes[value.lowerBound + 5] == 0x20
+        else { return nil }
+        var start = value.lowerBound + 6
+        while start < value.upperBound, bytes[start] == 0x20 { start += 1 }
+        guard let decoded = base64Decode(bytes[start..<value.upperBound]),
+            let colon = decoded.firstIndex(of: 0x3A)
+        else { return nil }
+        return (Array(decoded[..<colon]), Array(decoded[(colon + 1)...]))
+    }
+
     /// The comma-separated elements of every field named `lowercaseName`, trimmed, empty ones skipped
     /// (RFC 9110 §5.6.1).
     func listElements(_ lowercaseName: StaticString) -> [Range<Int>] {

@@ -64,7 +64,7 @@ public struct HTTPInbound: Equatable, Sendable {
         case .success(let interpreted): request = interpreted
         case .failure(let refusal): return refuse(refusal, proxyConnectionKeepAlive: false)
         }
-        let basic = HTTPProxyRequest.basicCredentials(head)
+        let basic = head.basicCredentials("proxy-authorization")
         let user = basic.map { String(decoding: $0.user, as: UTF8.self) }
         if let credentials = options.credentials {
             let admitted =

@@ -1,6 +1,6 @@
 // HTTPProxyRequest: what one proxy request head asks for (a CONNECT tunnel, or an absolute-form
 // request to forward), the rewrite of the latter to origin form without hop-by-hop fields
-// (RFC 9110 §7.6.1, RFC 9112 §3.2), and Basic Proxy-Authorization decoding.
+// (RFC 9110 §7.6.1, RFC 9112 §3.2), and the base64 decoding Basic credentials need.
 
 /// A request to send upstream on the client's behalf: its rewritten head and what its response looks
 /// like (for `HTTPResponseFraming`).
@@ -149,23 +149,6 @@ enum HTTPProxyRequest: Equatable {
         out += "\r\n".utf8
         let lastRequest = close || (head.minorVersion == 0 && !keepAlive)
         return (out, upgrade, lastRequest)
-    }
-
-    /// The user name and password of a `Proxy-Authorization: Basic <base64(user:password)>` field
-    /// (the first such field; the scheme name in any case), or nil when there is none or it does not
-    /// decode to `user:password`.
-    static func basicCredentials(_ head: HTTPHead) -> (user: [UInt8], password: [UInt8])? {
-        guard let field = head.fields.first(where: { head.fieldNamed($0, "proxy-authorization") }) else { return nil }
-        let value = field.value
-        guard value.count > 6, head.equalsLowercase(value.lowerBound..<(value.lowerBound + 5), "basic"),
-            head.bytes[value.lowerBound + 5] == 0x20
-        else { return nil }
-        var start = value.lowerBound + 6
-        while start < value.upperBound, head.bytes[start] == 0x20 { start += 1 }
-        guard let decoded = base64Decode(head.bytes[start..<value.upperBound]),
-            let colon = decoded.firstIndex(of: 0x3A)
-        else { return nil }
-        return (Array(decoded[..<colon]), Array(decoded[(colon + 1)...]))
     }
 }
 

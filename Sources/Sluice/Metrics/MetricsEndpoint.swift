@@ -175,18 +175,9 @@ public struct MetricsEndpoint: Sendable, Equatable {
     /// `Authorization: Basic` field carries them.
     private func admits(_ head: HTTPHead) -> Bool {
         guard let credentials else { return true }
-        guard let field = head.fields.first(where: { head.fieldNamed($0, "authorization") }) else { return false }
-        let value = field.value
-        guard value.count > 6, head.equalsLowercase(value.lowerBound..<(value.lowerBound + 5), "basic"),
-            head.bytes[value.lowerBound + 5] == 0x20
-        else { return false }
-        var start = value.lowerBound + 6
-        while start < value.upperBound, head.bytes[start] == 0x20 { start += 1 }
-        guard let decoded = base64Decode(head.bytes[start..<value.upperBound]),
-            let colon = decoded.firstIndex(of: 0x3A)
-        else { return false }
-        return decoded[..<colon].withUnsafeBytes { user in
-            decoded[(colon + 1)...].withUnsafeBytes { credentials.admits(user: user, password: $0) }
+        guard let basic = head.basicCredentials("authorization") else { return false }
+        return basic.user.withUnsafeBytes { user in
+            basic.password.withUnsafeBytes { credentials.admits(user: user, password: $0) }
         }
     }
 
