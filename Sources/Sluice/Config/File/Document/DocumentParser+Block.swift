@@ -180,29 +180,37 @@ extension DocumentParser {
                 throw fail("a tab character is used for indentation; YAML indents with spaces only", at: i)
             }
             items.append(try parseValue(parentIndent: column, slot: .sequenceItem))
-            try finishLine()
-            let mark = index
-            guard try skipToContentLine() else {
-                index = mark
-                break
-            }
-            let indent = byteColumn(index)
-            if isDocumentMarker(index) || indent < column {
-                index = mark
-                break
-            }
-            if indent > column {
+            guard let next = try nextBlockLine(column: column) else { break }
+            if next.indent > column {
                 throw fail("bad indentation: expected a list item ('- ') at column \(column + 1)")
             }
             guard atSequenceIndicator else {
                 if indentless {
-                    index = mark
+                    index = next.mark
                     break
                 }
                 throw fail("expected a list item ('- ') at column \(column + 1), as the items above")
             }
         }
         return DocumentNode(.sequence(items), at: start)
+    }
+
+    /// After an entry of the block at `column`: finishes the entry's line and moves to the next content
+    /// line, returning its indentation and where the entry's line ended (`mark`). Nil, with `index` back
+    /// at `mark`, when the block ends there: end of input, a document marker, or a shallower line.
+    mutating func nextBlockLine(column: Int) throws(DocumentError) -> (indent: Int, mark: Int)? {
+        try finishLine()
+        let mark = index
+        guard try skipToContentLine() else {
+            index = mark
+            return nil
+        }
+        let indent = byteColumn(index)
+        if isDocumentMarker(index) || indent < column {
+            index = mark
+            return nil
+        }
+        return (indent, mark)
     }
 
     /// After `-`: spaces, then a tab, then content on the same line.
@@ -230,17 +238,7 @@ extension DocumentParser {
             seen[key] = keyPosition
             let value = try parseValue(parentIndent: column, slot: .mappingValue)
             entries.append(DocumentEntry(key: key, keyPosition: keyPosition, value: value))
-            try finishLine()
-            let mark = index
-            guard try skipToContentLine() else {
-                index = mark
-                break
-            }
-            let indent = byteColumn(index)
-            if isDocumentMarker(index) || indent < column {
-                index = mark
-                break
-            }
+            guard let indent = try nextBlockLine(column: column)?.indent else { break }
             if indent > column {
                 throw fail(
                     "bad indentation: this line is indented more than the keys of its mapping"
