@@ -182,14 +182,7 @@ static void start(struct conn *c) {
 
 static void advance(struct conn *c, uint32_t events) {
     if (c->state == S_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
-            fail(c, E_CONNECT, "connect", err);
-            return;
-        }
-        if (!(events & EPOLLOUT)) return;
+        if (!connected(c, events)) return;
         // `size` bytes into an empty send buffer: one send takes them all.
         ssize_t n = send(c->fd, churn_msg, (size_t)size, MSG_NOSIGNAL);
         if (n != size) {

@@ -113,6 +113,19 @@ static void client_connect(struct conn *c, int port) {
     c->state = S_CONNECTING;
 }
 
+// For a client in S_CONNECTING woken with `events`: 1 once its connect() has succeeded and it may send;
+// 0 while it may not yet, or after fail() when the connect failed.
+static int connected(struct conn *c, uint32_t events) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        fail(c, E_CONNECT, "connect", err);
+        return 0;
+    }
+    return (events & EPOLLOUT) != 0;
+}
+
 // Runs the `count` clients in `conns` from `begin` until `end`, `max_done` completions or too many errors:
 // epoll events go to advance(), an idle client restarts once its retry time has come, and one past its
 // deadline fails with `timeout_what` (looked at every 20 ms). Then closes them all. The seconds run, or -1

@@ -165,14 +165,7 @@ static int unannounced_close(struct conn *c) {
 // Drives one connection as far as it goes without blocking (edge-triggered: until EAGAIN).
 static void advance(struct conn *c, uint32_t events) {
     if (c->state == S_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
-            fail(c, E_CONNECT, "connect", err);
-            return;
-        }
-        if (!(events & EPOLLOUT)) return;
+        if (!connected(c, events)) return;
         if (mode == M_CONNECT) {
             c->state = S_PROXY_HEAD;
             set_out(c, proxy_head, proxy_head_len);
