@@ -179,7 +179,10 @@ public struct ServicePlan: Sendable, Equatable {
     public var listenBacklog: Int32
     /// `metrics` handler: the path the exposition is served on (`metrics.path`, handler metadata
     /// `path`).
-    public var metricsPath = MetricsEndpoint.defaultPath
+    public var metricsPath = ServicePlan.defaultMetricsPath
+    /// GOST's default exposition path. (Here rather than with the endpoint: the fuzz targets compile
+    /// this file without the Metrics folder.)
+    public static let defaultMetricsPath = "/metrics"
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(

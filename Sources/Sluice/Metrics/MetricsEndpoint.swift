@@ -13,7 +13,7 @@ public struct MetricsEndpoint: Sendable, Equatable {
     /// The longest request head read, empty lines before it included (Prometheus sends ~250 bytes).
     public static let maxHeadLength = 8 * 1024
     /// The default `path`.
-    public static let defaultPath = "/metrics"
+    public static let defaultPath = ServicePlan.defaultMetricsPath
 
     /// An endpoint serving the exposition on `path`, guarded by `credentials` when given.
     public init(path: String = MetricsEndpoint.defaultPath, credentials: Credentials? = nil) {
