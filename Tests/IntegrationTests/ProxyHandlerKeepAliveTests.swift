@@ -280,6 +280,8 @@ extension Integration.ProxyHandlerTests {
             #expect(answer.path == "/only", "\(answer)")
             #expect(connection.waitForClose(timeout: .seconds(5)) == .eof)
             #expect(reader.leftover.isEmpty, "more after the last answer: \(reader.leftover)")
+            // The origin's record of a request trails its answer: wait for it before reading the list.
+            #expect(origin.waitForRequests(1) != nil)
             #expect(origin.requests.map { $0["path"]?.string } == ["/only"], "\(origin.diagnostics)")
         }
 

@@ -124,7 +124,7 @@ extension Integration.ProxyHandlerTests {
             let refused = try Curl.run(
                 ["-x", "http://\(sluice.proxyAuthority)", "-U", "bob:whatever"], url: origin.url(path: "/bob"))
             #expect(refused.status == 407, "\(refused)")
-            #expect(origin.requests.count == 1, "\(origin.diagnostics)")
+            #expect(origin.waitForRequests(1) != nil && origin.requests.count == 1, "\(origin.diagnostics)")
         }
 
         /// `-L socks4://alice@…`: the SOCKS4 user id `alice` is admitted (and logged as `user`);
@@ -148,7 +148,7 @@ extension Integration.ProxyHandlerTests {
             try connection.sendAll(
                 [4, 1, UInt8(port >> 8), UInt8(port & 0xFF), 127, 0, 0, 1] + Array("alice".utf8) + [0])
             #expect(try connection.receiveUntilEOF(limit: 64) == [0, 93, 0, 0, 0, 0, 0, 0])
-            #expect(origin.requests.count == 1, "\(origin.diagnostics)")
+            #expect(origin.waitForRequests(1) != nil && origin.requests.count == 1, "\(origin.diagnostics)")
         }
     }
 }
