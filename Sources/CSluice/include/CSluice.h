@@ -136,6 +136,12 @@ static inline ssize_t sl_send(int fd, const void *buf, size_t len) {
     return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/// As `sl_send`, with `MSG_MORE`: the bytes may wait in the socket for what follows (a FIN from
+/// `shutdown` or `close` joins them in one segment).
+static inline ssize_t sl_send_more(int fd, const void *buf, size_t len) {
+    return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE);
+}
+
 static inline ssize_t sl_send_blocking(int fd, const void *buf, size_t len) {
     return send(fd, buf, len, MSG_NOSIGNAL);
 }

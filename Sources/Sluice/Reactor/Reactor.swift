@@ -421,7 +421,6 @@ public final class Reactor: @unchecked Sendable {
                 limit?.release()
                 continue
             }
-            Socket.setNoDelay(fd)
             startSession(fd: fd, service: listener.service, remote: remote, local: local)
         }
         listeners[index].backlogged = true

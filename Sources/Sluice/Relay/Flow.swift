@@ -39,6 +39,9 @@ public struct Flow {
     /// The source signalled a hang-up (EPOLLRDHUP/HUP/ERR): an EOF or error waits behind its data,
     /// so a short read does not mean "drained" and reading goes on until it shows.
     public var srcClosing = false
+    /// The source's FIN has arrived cleanly (EPOLLRDHUP without EPOLLERR): every byte before it is
+    /// already queued, so a read that comes back short has drained the socket up to the EOF.
+    public var srcFinReceived = false
     /// Bytes read but not yet written, when held in a buffer.
     public var pending = PendingBytes()
     /// The leased pipe and how many bytes it holds, when splicing.
@@ -52,6 +55,8 @@ public struct Flow {
     public var eof = false
     /// The destination's write side was shut (after EOF and the last byte).
     public var shutdownSent = false
+    /// Writes to the destination so far, counted up to 2 (see `willWrite`).
+    public var dstWrites: UInt8 = 0
     public var bytesRead: Int64 = 0
     public var bytesWritten: Int64 = 0
 
@@ -62,6 +67,17 @@ public struct Flow {
 
     /// True once EOF has been passed on and nothing is held.
     @inline(__always) public var isFinished: Bool { shutdownSent }
+
+    /// Called before every write to the destination. Nagle stays on for the first write (with
+    /// nothing unacknowledged it cannot hold it back) and is turned off before the second, so a
+    /// connection that writes once each way — HTTP/1.0-style churn — spends no `setsockopt` on it,
+    /// and every later write leaves at once as before.
+    @inline(__always)
+    public mutating func willWrite(to dst: Int32) {
+        guard dstWrites < 2 else { return }
+        dstWrites += 1
+        if dstWrites == 2 { Socket.setNoDelay(dst) }
+    }
 
     /// Moves bytes from `src` to `dst` until blocked, finished, failed or out of budget.
     ///
@@ -80,6 +96,7 @@ public struct Flow {
             // 1. Write what is held: the pipe's bytes, else the buffer's.
             if pipeBytes > 0 {
                 guard dstWritable else { return .blocked }
+                willWrite(to: dst)
                 switch Socket.splice(pipe.read, dst, pipeBytes, isRead: false) {
                 case .bytes(let n):
                     if n < pipeBytes { dstWritable = false }
@@ -137,10 +154,15 @@ public struct Flow {
                 budget -= n
                 if n == r.scratchSize {
                     splicing = !spliceDisabled
+                } else if srcFinReceived {
+                    // Short with the FIN queued: these were the last bytes. The EOF needs no read of
+                    // its own, and they go out with MSG_MORE so the FIN (the shutdown or close that
+                    // follows) rides in their segment instead of one of its own.
+                    eof = true
                 } else if !srcClosing {
                     srcReadable = false  // drained: the next arrival is another edge
                 }
-                if let outcome = forward(r.scratch, n, to: dst, r) { return outcome }
+                if let outcome = forward(r.scratch, n, to: dst, r, last: eof) { return outcome }
             case .eof: eof = true
             case .wouldBlock: srcReadable = false
             case .error(let e): return .readFailed(e)
@@ -152,6 +174,7 @@ public struct Flow {
     @inline(__always)
     private mutating func writeHeld(to dst: Int32, _ r: RelayResources) -> FlowOutcome? {
         let before = pending.count
+        willWrite(to: dst)
         switch pending.sendOnce(to: dst) {
         case .bytes(let n):
             if n < before { dstWritable = false }
@@ -177,15 +200,19 @@ public struct Flow {
     }
 
     /// Sends `count` freshly read bytes; keeps what the destination does not take in a buffer.
+    /// `last`: the source's EOF follows them (see `pump`).
     @inline(__always)
     private mutating func forward(
-        _ bytes: UnsafeMutableRawPointer, _ count: Int, to dst: Int32, _ r: RelayResources
+        _ bytes: UnsafeMutableRawPointer, _ count: Int, to dst: Int32, _ r: RelayResources, last: Bool
     )
         -> FlowOutcome?
     {
         var sent = 0
         while dstWritable && sent < count {
-            switch Socket.send(dst, bytes + sent, count - sent) {
+            willWrite(to: dst)
+            let result =
+                last ? Socket.sendMore(dst, bytes + sent, count - sent) : Socket.send(dst, bytes + sent, count - sent)
+            switch result {
             case .bytes(let n):
                 sent += n
                 bytesWritten += Int64(n)

@@ -129,6 +129,7 @@ extension Session {
             guard output.dstWritable else { return }
             guard budget > 0 else { return resumeLater() }
             let count = Int(min(reply - output.bytesWritten, Int64(Self.replyChunk)))
+            output.willWrite(to: clientFD)
             switch Socket.send(clientFD, zeroChunk, count) {
             case .bytes(let n):
                 output.bytesWritten += Int64(n)

@@ -75,6 +75,7 @@ extension Session {
     /// failed (and was handled).
     private func flushRequests(_ tunnel: ChainTunnel) -> Bool {
         while !tunnel.requests.isEmpty && input.dstWritable {
+            input.willWrite(to: upstreamFD)
             switch tunnel.requests.sendOnce(to: upstreamFD) {
             case .bytes: continue
             case .wouldBlock, .eof: input.dstWritable = false

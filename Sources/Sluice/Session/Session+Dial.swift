@@ -133,7 +133,7 @@ extension Session {
         noteConnectStarted()
         let fd: Int32
         do {
-            fd = try Socket.startConnect(to: address)
+            fd = try Socket.startConnect(to: address, dataFollows: firstWriteWaiting)
         } catch {
             let message = "dial tcp \(address): connect: \(error)"
             switch error {
@@ -143,7 +143,6 @@ extension Session {
             default: return .failed(message, .dialFailed(error), local: false)
             }
         }
-        Socket.setNoDelay(fd)
         if let error = reactor.register(fd, kind: .upstream, slot: slot, generation: dial.attempt) {
             Socket.close(fd)
             return .failed("dial tcp \(address): epoll_ctl: \(error)", .localError(error), local: true)
@@ -241,6 +240,8 @@ extension Session {
         input.dstWritable = false
         output.srcReadable = false
         output.srcClosing = false
+        output.srcFinReceived = false
+        input.dstWrites = 0  // the next upstream is a new socket
     }
 
     /// No attempt is left: a proxy client is told why (its handler's reply) before the close.

@@ -9,6 +9,42 @@ extension Session {
     /// The longest header `writeProxyHeader` writes: a v1 line (a v2 block without TLVs is shorter).
     static let maxSentHeaderLength = ProxyEncoder.maxV1Length
 
+    /// Whether bytes go to the upstream the moment its connect completes: a chain's first request,
+    /// the target's PROXY header, a proxy client's HTTP request, or client bytes already read.
+    var firstWriteWaiting: Bool {
+        service.plan.chain != nil || service.plan.sendProxyProtocol > 0 || !input.pending.isEmpty
+            || inbound?.forward != nil
+    }
+
+    /// A forwarder reads what the client already sent before it dials, so those bytes are in hand
+    /// when the connect completes (`firstWriteWaiting`: the handshake's last ACK rides on them).
+    /// Nothing waits for bytes that are not there: a client that has not spoken yet (a protocol
+    /// where the server speaks first) is dialled at once, and its bytes are relayed when they come.
+    /// Returns false if the session closed.
+    func readEarlyBytes() -> Bool {
+        guard input.srcReadable, input.pending.isEmpty else { return true }
+        let resources = reactor.resources
+        switch Socket.recv(clientFD, resources.scratch, resources.scratchSize) {
+        case .bytes(let n):
+            input.bytesRead += Int64(n)
+            if n < resources.scratchSize && !input.srcClosing { input.srcReadable = false }
+            // A buffer of the session's own, the bytes' size: a dial can take seconds, and a pool
+            // buffer per waiting connection would cost 64 KiB each.
+            let headroom = sendHeaderRoom
+            input.pending.release(to: resources.buffers)
+            input.pending = .allocate(capacity: headroom + n)
+            input.pending.start = headroom
+            input.pending.end = headroom + n
+            (input.pending.base! + headroom).copyMemory(from: resources.scratch, byteCount: n)
+        case .eof: input.eof = true
+        case .wouldBlock: input.srcReadable = false
+        case .error(let e):
+            close(.clientError(e))
+            return false
+        }
+        return true
+    }
+
     /// The upstream is ready for the client's bytes: every node and the target answered.
     func upstreamReady() {
         if dial.requested == nil { service.targets.markSuccess(dial.targetIndex) }

@@ -173,6 +173,7 @@ extension Session {
         let pool = reactor.resources.buffers
         // 1. The passed bytes go to the client.
         while forward.passed > 0 && output.dstWritable {
+            output.willWrite(to: clientFD)
             switch Socket.send(clientFD, output.pending.base! + output.pending.start, forward.passed) {
             case .bytes(let n):
                 output.pending.start += n

@@ -177,6 +177,7 @@ extension Session {
         let response = reactor.metrics.response
         var sent = 0
         while sent < response.count && output.dstWritable {
+            output.willWrite(to: clientFD)
             let result = response.withUnsafeBytes { Socket.send(clientFD, $0.baseAddress! + sent, $0.count - sent) }
             switch result {
             case .bytes(let n):

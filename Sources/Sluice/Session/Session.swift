@@ -86,11 +86,15 @@ public final class Session {
         input.spliceDisabled = !service.plan.splice
         output.spliceDisabled = !service.plan.splice
         noteStarted()
+        // A socket just accepted has likely received the client's first bytes already (always, on
+        // a listener with TCP_DEFER_ACCEPT): read them now rather than after another epoll turn.
+        // A wrong guess costs one EAGAIN; the readiness event still comes when they arrive.
+        input.srcReadable = true
         if let receive = service.plan.receive, service.parser != nil, service.trusts(remote.ip) {
             phase = .sniffing
             setDeadline(receive.timeout)
             armTimer()
-            return
+            return sniff()
         }
         startHandler()
     }
@@ -104,6 +108,7 @@ public final class Session {
             startGreeting()
         } else {
             logAccepted()
+            guard readEarlyBytes() else { return }
             dialUpstream(to: nil)
         }
     }
@@ -141,6 +146,7 @@ public final class Session {
     func clientEvent(_ events: UInt32) {
         if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcReadable = true }
         if events & (SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.srcClosing = true }
+        if events & (SL_EPOLLRDHUP | SL_EPOLLERR) == SL_EPOLLRDHUP { input.srcFinReceived = true }
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.dstWritable = true }
         switch phase {
         case .relaying: relay()
@@ -155,6 +161,7 @@ public final class Session {
     func upstreamEvent(_ events: UInt32) {
         if events & (SL_EPOLLIN | SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.srcReadable = true }
         if events & (SL_EPOLLRDHUP | SL_EPOLLHUP | SL_EPOLLERR) != 0 { output.srcClosing = true }
+        if events & (SL_EPOLLRDHUP | SL_EPOLLERR) == SL_EPOLLRDHUP { output.srcFinReceived = true }
         if events & (SL_EPOLLOUT | SL_EPOLLHUP | SL_EPOLLERR) != 0 { input.dstWritable = true }
         switch phase {
         case .relaying: relay()

@@ -100,10 +100,15 @@ public enum Socket {
     }
 
     /// Starts a non-blocking connect. Returns the socket; completion is reported by `EPOLLOUT`
-    /// and `connectError`. The corresponding C functions are `socket` and `connect`.
-    public static func startConnect(to address: SocketAddress) throws(Errno) -> Int32 {
+    /// and `connectError`. `dataFollows`: bytes will be written the moment the connect completes,
+    /// so the handshake's last ACK waits for them (`TCP_QUICKACK` off) and rides on the first data
+    /// segment — one segment and one wake-up of the server fewer. Never for a connection whose
+    /// first bytes may come from the server: its `accept` would wait for the delayed ACK. The
+    /// corresponding C functions are `socket`, `setsockopt` and `connect`.
+    public static func startConnect(to address: SocketAddress, dataFollows: Bool = false) throws(Errno) -> Int32 {
         let fd = sl_socket(address.family, Int32(SOCK_STREAM.rawValue))
         guard fd != -1 else { throw Errno.current }
+        if dataFollows { _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, 0) }
         var storage = sockaddr_storage()
         let length = address.fill(&storage)
         if sl_connect(fd, &storage, length) == -1 {
@@ -127,7 +132,8 @@ public enum Socket {
         guard sl_setsockopt_int(fd, level, name, value) != -1 else { throw Errno.current }
     }
 
-    /// Turns Nagle off: forwarded bytes leave at once.
+    /// Turns Nagle off: forwarded bytes leave at once. Flows call it before a socket's second write
+    /// only (`Flow.willWrite`): Nagle cannot hold a connection's first write back.
     @inline(__always)
     public static func setNoDelay(_ fd: Int32) {
         _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
@@ -167,6 +173,13 @@ public enum Socket {
     @inline(__always)
     public static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
         io(isRead: false) { sl_send(fd, buffer, count) }
+    }
+
+    /// As `send`, telling the kernel more follows (`MSG_MORE`): a partial segment waits for it. Used
+    /// for the last bytes before a shutdown or close, so the FIN leaves in the same segment.
+    @inline(__always)
+    public static func sendMore(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> IOResult {
+        io(isRead: false) { sl_send_more(fd, buffer, count) }
     }
 
     /// Moves bytes between a socket and a pipe without copying them to user space. A read (into a
