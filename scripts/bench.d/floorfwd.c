@@ -1,7 +1,7 @@
 // floorfwd: the floor of connection churn for scripts/bench (peers c-floor and c-floor-smart): the least a
 // correct non-blocking TCP forwarder does per connection, in plain C, one thread (built into .build/bench/).
 //
-//   floorfwd LISTEN_PORT TARGET_PORT [--smart]
+//   floorfwd LISTEN_PORT TARGET_PORT [--smart] [--nodelay]
 //
 // Listens on 127.0.0.1:LISTEN_PORT (backlog 4096) and forwards each connection to 127.0.0.1:TARGET_PORT.
 // Edge-triggered epoll, every socket registered once for EPOLLIN | EPOLLOUT | EPOLLRDHUP (no EPOLL_CTL_MOD
@@ -17,6 +17,8 @@
 // TCP_QUICKACK off on the upstream socket before connect: the handshake's last ACK is then delayed and
 // leaves with the first data segment (one segment fewer per connection, one wake-up fewer for the target).
 // This waits for the client, so it suits only protocols where the client speaks first (HTTP does).
+// --nodelay (peer c-floor-nodelay, the keep-alive floor): TCP_NODELAY on both sockets, as every real forwarder
+// sets it; without it Nagle holds a small response until the client's delayed ACK (40 ms per round trip).
 // Runs until killed (the bench kills its process group), at most 2 hours.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -64,6 +66,7 @@ struct pair {
 
 static int ep;
 static int smart;
+static int nodelay;
 static struct sockaddr_in target;
 static struct pair *closed_pairs;  // freed once no event of the current epoll_wait batch can name them
 
@@ -130,6 +133,8 @@ static int dial(struct pair *p) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
     p->upstream.fd = fd;
+    int one = 1;
+    if (nodelay && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) return -1;
     if (smart) {
         // Data is in hand: let the handshake's last ACK wait for it rather than leave as its own segment.
         int zero = 0;
@@ -174,6 +179,8 @@ static void on_accept(int listener) {
         p->down.eof = p->down.done = 0;
         p->closed = 0;
         // Bytes that arrived before the ADD are reported by it: no speculative read here.
+        int one = 1;
+        if (nodelay) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &p->client};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 || (!smart && dial(p) < 0)) close_pair(p);
     }
@@ -188,9 +195,14 @@ static int port_arg(const char *s) {
 int main(int argc, char **argv) {
     int listen_port = argc >= 3 ? port_arg(argv[1]) : -1;
     int target_port = argc >= 3 ? port_arg(argv[2]) : -1;
-    smart = argc == 4 && strcmp(argv[3], "--smart") == 0;
-    if (listen_port < 0 || target_port < 0 || argc > 4 || (argc == 4 && !smart)) {
-        fprintf(stderr, "usage: floorfwd LISTEN_PORT TARGET_PORT [--smart]\n");
+    int bad = argc > 5;
+    for (int i = 3; i < argc && !bad; i++) {
+        if (strcmp(argv[i], "--smart") == 0) smart = 1;
+        else if (strcmp(argv[i], "--nodelay") == 0) nodelay = 1;
+        else bad = 1;
+    }
+    if (listen_port < 0 || target_port < 0 || bad) {
+        fprintf(stderr, "usage: floorfwd LISTEN_PORT TARGET_PORT [--smart] [--nodelay]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);  // a write to a reset socket fails with EPIPE instead
