@@ -114,9 +114,6 @@ public enum HandlerKind: Sendable, Equatable, CaseIterable {
     /// A built-in target: answers the client itself and dials nothing.
     public var isBuiltin: Bool { self == .echo || self == .discard || self == .info }
 
-    /// The client always speaks first: a proxy handshake, or bytes to echo or drop.
-    public var clientSpeaksFirst: Bool { inbound != nil || self == .echo || self == .discard }
-
     /// The inbound handshake of a proxy handler; nil for forwarders.
     public var inbound: InboundHandshake.Handler? {
         switch self {
@@ -186,13 +183,6 @@ public struct ServicePlan: Sendable, Equatable {
     /// GOST's default exposition path. (Here rather than with the endpoint: the fuzz targets compile
     /// this file without the Metrics folder.)
     public static let defaultMetricsPath = "/metrics"
-
-    /// Every client of the service is waited on for its first bytes: the handler needs them, or a
-    /// PROXY header is asked of everyone. (With `trusted` peers, the others are served at once,
-    /// server-speaks-first protocols included.)
-    public var waitsForClientBytes: Bool {
-        handler.clientSpeaksFirst || (receive.map { $0.trusted.isEmpty } ?? false)
-    }
 
     /// Memberwise, for building plans directly (tests, other front ends).
     public init(

@@ -48,7 +48,6 @@ public enum Listeners {
                     }
                     entry.fds.append(fd)
                     bound[bound.count - 1] = entry
-                    if service.plan.waitsForClientBytes { setDeferAccept(fd, service.plan) }
                     if address.port == 0, let actual = Socket.localAddress(fd) {
                         // The other reactors' sockets join the port the kernel picked.
                         address.port = actual.port
@@ -62,15 +61,6 @@ public enum Listeners {
             throw error
         }
         return bound
-    }
-
-    /// On a service that waits for every client's first bytes anyway, the kernel holds a connection
-    /// until they arrive (`TCP_DEFER_ACCEPT`), so its accept and first read take one wake-up, not
-    /// two; a client silent for about a second is accepted all the same (then the phase's own
-    /// deadline applies). Off for every other service: a server-speaks-first client must never wait.
-    /// A reload sets it again on the sockets it keeps.
-    static func setDeferAccept(_ fd: Int32, _ plan: ServicePlan) {
-        _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, plan.waitsForClientBytes ? 1 : 0)
     }
 
     /// The bind address; a host name is resolved once, at start-up.

@@ -192,9 +192,6 @@ public final class ReactorGroup: @unchecked Sendable {
                             address: bound[old].address, fds: bound[old].fds
                         ))
                     counts.changed += 1
-                    if bound[old].service.plan.waitsForClientBytes != plan.waitsForClientBytes {
-                        for fd in bound[old].fds { Listeners.setDeferAccept(fd, plan) }
-                    }
                     if bound[old].service.plan.listenBacklog != plan.listenBacklog {
                         relisten.append((bound[old].fds, plan.listenBacklog))
                     }
