@@ -6,6 +6,9 @@ import CSluice
 import Glibc
 
 extension Session {
+    /// The most a forwarder reads before it dials (`readEarlyBytes`), held while the dial lasts.
+    static let earlyReadLimit = 16 * 1024
+
     /// The longest header `writeProxyHeader` writes: a v1 line (a v2 block without TLVs is shorter).
     static let maxSentHeaderLength = ProxyEncoder.maxV1Length
 
@@ -20,14 +23,17 @@ extension Session {
     /// when the connect completes (`firstWriteWaiting`: the handshake's last ACK rides on them).
     /// Nothing waits for bytes that are not there: a client that has not spoken yet (a protocol
     /// where the server speaks first) is dialled at once, and its bytes are relayed when they come.
-    /// Returns false if the session closed.
+    /// At most `earlyReadLimit` bytes are taken: a request's first flight fits, and a client that
+    /// uploads at once leaves the rest in its socket until the upstream is there. Returns false if
+    /// the session closed.
     func readEarlyBytes() -> Bool {
         guard input.srcReadable, input.pending.isEmpty else { return true }
         let resources = reactor.resources
-        switch Socket.recv(clientFD, resources.scratch, resources.scratchSize) {
+        let limit = min(Self.earlyReadLimit, resources.scratchSize)
+        switch Socket.recv(clientFD, resources.scratch, limit) {
         case .bytes(let n):
             input.bytesRead += Int64(n)
-            if n < resources.scratchSize && !input.srcClosing { input.srcReadable = false }
+            if n < limit && !input.srcClosing { input.srcReadable = false }
             // A buffer of the session's own, the bytes' size: a dial can take seconds, and a pool
             // buffer per waiting connection would cost 64 KiB each.
             let headroom = sendHeaderRoom
