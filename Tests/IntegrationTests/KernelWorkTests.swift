@@ -62,7 +62,7 @@ extension Integration {
         /// side follows, and the upstream is never read again just to see its EOF
         /// (no `recvfrom(upstream) = 0`). The client, silent, gets exactly the 300 bytes, then EOF.
         @Test func finRidesOnTheLastBytesWithoutAnEOFRead() throws {
-            let upstream = try CorkedSenderServer(count: 300)
+            let upstream = try SenderServer(count: 300, seed: 5, then: .closeCorked)
             let traced = try Self.forwarder(to: upstream.target)
             defer { traced.stop() }
             let client = try traced.sluice.connect()

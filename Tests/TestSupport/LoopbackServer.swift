@@ -166,6 +166,9 @@ private final class ServerLoop: @unchecked Sendable {
             case .record(let reply, .onAccept): peer.output = reply
             case .record, .echo, .sink, .replyAfterEOF: break
             case .send(let count, _, _), .reset(let count, _):
+                if case .send(_, _, .closeCorked) = behaviour {
+                    _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_CORK, 1)
+                }
                 peer.patternRemaining = count
                 if count == 0 { patternDone(peer) }
             }
@@ -206,7 +209,7 @@ private final class ServerLoop: @unchecked Sendable {
             switch behaviour {
             case .echo: peer.afterFlush = .shutdownAndClose
             case .record, .sink: peer.afterFlush = .close
-            case .send(_, _, .close): break
+            case .send(_, _, .close), .send(_, _, .closeCorked): break
             case .send(_, _, .shutdownWriteAndRead):
                 if peer.patternRemaining == 0 && peer.output.isEmpty { peer.afterFlush = .close }
             case .replyAfterEOF(let count, _):
@@ -287,7 +290,7 @@ private final class ServerLoop: @unchecked Sendable {
 
     func patternDone(_ peer: ServerPeer) {
         switch behaviour {
-        case .send(_, _, .close): peer.afterFlush = .close
+        case .send(_, _, .close), .send(_, _, .closeCorked): peer.afterFlush = .close
         case .send(_, _, .shutdownWriteAndRead): peer.afterFlush = .shutdownWrite
         case .reset: peer.afterFlush = .resetLater
         default: break

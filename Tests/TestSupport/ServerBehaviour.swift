@@ -15,6 +15,9 @@ public enum ServerBehaviour: Sendable {
     public enum AfterSending: Sendable {
         /// Close the connection (FIN).
         case close
+        /// Close, with `TCP_CORK` on from the accept: short bytes and the FIN leave in one segment,
+        /// as from an origin that corks its response.
+        case closeCorked
         /// `shutdown(SHUT_WR)`, then keep reading until the client's EOF, then close.
         case shutdownWriteAndRead
     }

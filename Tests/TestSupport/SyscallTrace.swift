@@ -1,5 +1,6 @@
-// SyscallTrace: sluice run under strace (`TracedSluice`), the calls of its log parsed (`TracedCall`),
-// and `CorkedSenderServer`, an upstream whose last bytes and FIN arrive in one segment.
+// SyscallTrace: sluice run under strace (`TracedSluice`) and the calls of its log parsed
+// (`TracedCall`). An upstream whose last bytes and FIN arrive in one segment is
+// `SenderServer(then: .closeCorked)`.
 import CSluice
 import Glibc
 import Sluice
@@ -232,99 +233,5 @@ public final class TracedSluice: @unchecked Sendable {
         guard stat.contains("(strace)") else { return false }
         let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
         return state != "Z" && state != "X"
-    }
-}
-
-// MARK: - An upstream whose FIN rides on its data
-
-/// On each accept, sends `count` bytes of `DataPattern(seed:)` with `TCP_CORK` on and closes: the
-/// kernel holds the corked tail and the close attaches the FIN to it, so the last bytes and the FIN
-/// reach the peer in one segment, deterministically (the peer's read sees both at once). Connections
-/// are served one at a time on one thread: keep `count` small (a few KiB) so
-/// the close never waits for the peer to read.
-public final class CorkedSenderServer: @unchecked Sendable {
-    public let address: SocketAddress
-    public let pattern: DataPattern
-    public let count: Int
-    private let listener: Int32
-    private let wakeFD: Int32
-    private let accepted = AtomicCounter()
-    private let closed = AtomicCounter()
-    private var thread: TestThread?
-    private let stopped = Locked(false)
-
-    public init(count: Int, seed: UInt64 = 5, address: SocketAddress = loopbackAnyPort) throws {
-        let (fd, bound, wake) = try listenWithWakeup(on: address, backlog: 64)
-        self.address = bound
-        self.count = count
-        let pattern = DataPattern(seed: seed)
-        self.pattern = pattern
-        listener = fd
-        wakeFD = wake
-        let accepted = self.accepted
-        let closed = self.closed
-        thread = TestThread.spawn {
-            CorkedSenderServer.serve(
-                listener: fd, wake: wake, bytes: pattern.bytes(count: count), accepted: accepted, closed: closed)
-        }
-    }
-
-    deinit { stop() }
-
-    public var port: UInt16 { address.port }
-    /// The target text a `-L` URL uses for this server.
-    public var target: String { address.description }
-    /// Connections accepted so far.
-    public var acceptedCount: Int { accepted.value }
-    /// Connections sent to and closed so far.
-    public var closedCount: Int { closed.value }
-
-    /// Stops the thread and closes the listener. Idempotent; also done on deinit.
-    public func stop() {
-        let first = stopped.withLock { done -> Bool in
-            defer { done = true }
-            return !done
-        }
-        guard first else { return }
-        var one: UInt64 = 1
-        _ = Glibc.write(wakeFD, &one, 8)
-        thread?.join()
-        thread = nil
-        Glibc.close(wakeFD)
-        Glibc.close(listener)
-    }
-
-    private static func serve(
-        listener: Int32, wake: Int32, bytes: [UInt8], accepted: AtomicCounter, closed: AtomicCounter
-    ) {
-        var fds = [
-            pollfd(fd: listener, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
-        ]
-        while true {
-            let ready = poll(&fds, 2, -1)
-            if ready == -1 && Errno.current == .interrupted { continue }
-            if ready <= 0 || fds[1].revents != 0 { return }
-            let fd = sl_accept(listener)
-            guard fd != -1 else { continue }
-            accepted.add()
-            _ = sl_setsockopt_int(fd, Int32(IPPROTO_TCP), TCP_CORK, 1)
-            var sent = 0
-            while sent < bytes.count {
-                let n = bytes.withUnsafeBytes { sl_send(fd, $0.baseAddress! + sent, $0.count - sent) }
-                if n > 0 {
-                    sent += n
-                    continue
-                }
-                let error = Errno.current
-                if error == .interrupted { continue }
-                // The socket is non-blocking: wait for room (a small `count` never needs to).
-                guard error == .wouldBlock else { break }
-                var room = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                guard poll(&room, 1, 10_000) == 1 else { break }
-            }
-            Glibc.close(fd)
-            closed.add()
-        }
     }
 }
