@@ -4,7 +4,7 @@ used as a reference: run it by hand after changing floorfwd.c.
 
   python3 scripts/bench.d/floorfwd_check.py [BINARY]   (default: .build/bench/floorfwd; compiled when missing)
 
-For the plain and --smart modes: 100 MB each way at once (sha256 of each stream compared), a client
+For the plain, --smart and --nodelay modes: 100 MB each way at once (sha256 of each stream compared), a client
 that half-closes after its request and still gets the reply, an HTTP request with curl (when installed),
 a server that speaks first (plain mode only: --smart waits for the client's bytes by design), and a
 refused upstream (the client sees its connection end). Everything on 127.0.0.1, every wait bounded.
@@ -68,6 +68,16 @@ def read_to_eof(sock):
         n += len(b)
 
 
+def recv_until_eof(sock):
+    """Every byte the peer sends until its EOF."""
+    data = b""
+    while True:
+        b = sock.recv(4096)
+        if not b:
+            return data
+        data += b
+
+
 def check_bulk(fport, srv):
     """100 MB client -> server and 100 MB server -> client at the same time."""
     up, up_sum = stream(b"up")
@@ -101,12 +111,7 @@ def check_half_close(fport, srv):
     def server():
         conn, _ = srv.accept()
         conn.settimeout(TIMEOUT)
-        data = b""
-        while True:
-            b = conn.recv(4096)
-            if not b:
-                break
-            data += b
+        data = recv_until_eof(conn)
         conn.sendall(b"got %d bytes: %s" % (len(data), data))
         conn.close()
 
@@ -115,12 +120,7 @@ def check_half_close(fport, srv):
     c = socket.create_connection(("127.0.0.1", fport), timeout=TIMEOUT)
     c.sendall(b"hello")
     c.shutdown(socket.SHUT_WR)
-    reply = b""
-    while True:
-        b = c.recv(4096)
-        if not b:
-            break
-        reply += b
+    reply = recv_until_eof(c)
     c.close()
     st.join(TIMEOUT)
     return reply == b"got 5 bytes: hello", "half-close: reply %r" % reply
@@ -145,10 +145,10 @@ def check_server_first(fport, srv):
     return reply == b"220 banner\r\n", "server speaks first: client got %r" % reply
 
 
-def check_refused(binary, smart):
+def check_refused(binary, flags):
     dead = free_port()  # nothing listens there
     fport = free_port()
-    p = subprocess.Popen([binary, str(fport), str(dead)] + (["--smart"] if smart else []))
+    p = subprocess.Popen([binary, str(fport), str(dead)] + flags)
     try:
         wait_listening(fport)
         c = socket.create_connection(("127.0.0.1", fport), timeout=TIMEOUT)
@@ -185,11 +185,12 @@ def main():
         subprocess.run(["gcc", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-o", binary,
                         os.path.join(ROOT, "scripts", "bench.d", "floorfwd.c")], check=True)
     failed = 0
-    for smart in (False, True):
-        mode = "--smart" if smart else "plain"
+    for flags in ([], ["--smart"], ["--nodelay"]):
+        smart = "--smart" in flags
+        mode = flags[0] if flags else "plain"
         srv, sport = listener()
         fport = free_port()
-        p = subprocess.Popen([binary, str(fport), str(sport)] + (["--smart"] if smart else []))
+        p = subprocess.Popen([binary, str(fport), str(sport)] + flags)
         try:
             wait_listening(fport)
             srv.accept()[0].close()  # the readiness probe's connection: dialled at once, or (--smart) at its EOF
@@ -202,20 +203,20 @@ def main():
         if shutil.which("curl"):
             httpd_port = free_port()
             fport = free_port()
-            p = subprocess.Popen([binary, str(fport), str(httpd_port)] + (["--smart"] if smart else []))
+            p = subprocess.Popen([binary, str(fport), str(httpd_port)] + flags)
             try:
-                results.append(check_curl_via(binary, smart, fport, httpd_port))
+                results.append(check_curl_via(fport, httpd_port))
             finally:
                 p.terminate()
                 p.wait(5)
-        results.append(check_refused(binary, smart))
+        results.append(check_refused(binary, flags))
         for ok, text in results:
             print("[%s] %s: %s" % ("ok" if ok else "FAIL", mode, text), flush=True)
             failed += not ok
     return 1 if failed else 0
 
 
-def check_curl_via(binary, smart, fport, httpd_port):
+def check_curl_via(fport, httpd_port):
     root = os.path.join(ROOT, ".build", "bench", "floorfwd-www")
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "f"), "wb") as f:
